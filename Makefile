@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: ISC
+# Zest: plain GNU make.  Targets: all check bench fuzz run install clean.
+# `make SAN=1 BUILD=build/asan` builds everything under AddressSanitizer and
+# UBSan into a separate tree.
+
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc/zest
+LIBEXECDIR ?= $(PREFIX)/libexec/zest
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+
+BUILD ?= build
+SAN   ?= 0
+V     ?= 0
+ifeq ($(V),0)
+Q := @echo "  CC  $<";
+else
+Q :=
+endif
+CC    ?= cc
+
+PKGS      := libcdb zlib libcrypto libssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN   := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
+	  -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter
+HARDEN := -fstack-protector-strong -fPIE
+LDHARD := -pie -Wl,-z,relro,-z,now
+ifeq ($(SAN),1)
+OPT    := -O1 -g -fno-omit-frame-pointer
+SANF   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+OPT    := -O2 -g
+HARDEN += -D_FORTIFY_SOURCE=3
+SANF   :=
+endif
+
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANF) \
+	-Ilib $(PKG_CFLAGS) -MMD -MP \
+	-DSYSCONFDIR='"$(SYSCONFDIR)"' -DLIBEXECDIR='"$(LIBEXECDIR)"' $(CFLAGS)
+ALL_LDFLAGS = $(LDHARD) -Wl,--as-needed $(SANF) $(LDFLAGS)
+
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIBZEST  := $(BUILD)/lib/libzest.a
+
+# Programs: name -> sources.  zest goes to sbin, the others to libexec.
+PROGRAMS := zest deliver
+zest_SRCS    := $(sort $(wildcard zest/*.c))
+deliver_SRCS := $(sort $(wildcard deliver/*.c))
+
+BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
+
+TEST_SRCS := $(sort $(wildcard t/lib/test-*.c))
+TESTS     := $(TEST_SRCS:t/lib/%.c=$(BUILD)/t/%)
+TEST_HELP := $(filter-out $(TEST_SRCS),$(wildcard t/lib/*.c))
+TEST_HELP_OBJS := $(TEST_HELP:%.c=$(BUILD)/%.o)
+
+FUZZ_SRCS := $(sort $(wildcard t/fuzz/fuzz-*.c))
+
+.PHONY: all tests check unit integration asan bench fuzz run install clean deps
+
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBZEST): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+define program_rule
+$(BUILD)/bin/$(1): $$($(1)_SRCS:%.c=$(BUILD)/%.o) $(LIBZEST)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$($(1)_SRCS:%.c=$(BUILD)/%.o) $(LIBZEST) $$(PKG_LIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
+
+$(BUILD)/t/test-%: $(BUILD)/t/lib/test-%.o $(TEST_HELP_OBJS) $(LIBZEST)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELP_OBJS) $(LIBZEST) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+tests: $(TESTS)
+
+deps:
+	sh t/install-deps.sh
+
+# README's test command: packages, both builds, unit tests twice, integration.
+check: deps
+	$(MAKE) all tests
+	$(MAKE) SAN=1 BUILD=build/asan all tests
+	sh t/run-all.sh build build/asan
+
+unit: all tests
+	sh t/run-unit.sh $(BUILD)
+
+integration: all
+	sh t/run-integration.sh $(BUILD)
+
+asan:
+	$(MAKE) SAN=1 BUILD=build/asan all tests
+	sh t/run-unit.sh build/asan
+
+bench: all
+	sh bench/run.sh $(BUILD)
+
+FUZZ_BINS := $(FUZZ_SRCS:t/fuzz/%.c=build/fuzz/%)
+fuzz: $(FUZZ_BINS)
+	sh t/fuzz/run.sh build/fuzz
+
+build/fuzz/%: t/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c17 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+
+run: all
+	sh t/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(BUILD)/bin/zest $(DESTDIR)$(SBINDIR)/zest
+	for p in $(filter-out zest,$(PROGRAMS)); do \
+		install -m 755 $(BUILD)/bin/$$p $(DESTDIR)$(LIBEXECDIR)/$$p || exit 1; done
+	for m in man/*.[578]; do \
+		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(foreach p,$(PROGRAMS),$($(p)_SRCS:%.c=$(BUILD)/%.d)) \
+	$(TEST_SRCS:%.c=$(BUILD)/%.d) $(TEST_HELP_OBJS:.o=.d)

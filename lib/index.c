@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: ISC */
+#include "index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc.h"
+#include "endian.h"
+#include "str.h"
+
+#define INDEX_READ_TRIES 50
+
+struct index {
+	int fd;
+	int writable;
+	unsigned char *map;
+	size_t map_len;
+};
+
+void
+index_header_encode(const struct index_header *h, unsigned char *b)
+{
+	memset(b, 0, INDEX_HDR_SIZE);
+	memcpy(b, INDEX_MAGIC, 8);
+	le32_put(b + 8, INDEX_VERSION);
+	le32_put(b + 12, INDEX_HDR_SIZE);
+	le32_put(b + 16, INDEX_REC_SIZE);
+	le32_put(b + 20, h->flags);
+	le32_put(b + 24, h->uidvalidity);
+	le32_put(b + 28, h->uidnext);
+	le32_put(b + 32, h->count);
+	le32_put(b + 36, h->exists);
+	le32_put(b + 40, h->unseen);
+	le32_put(b + 44, h->deleted);
+	le32_put(b + 48, h->first_recent_uid);
+	le32_put(b + 52, h->new_mtime_nsec);
+	le64_put(b + 56, h->highestmodseq);
+	le64_put(b + 64, h->generation);
+	le64_put(b + 72, h->total_size);
+	le64_put(b + 80, (uint64_t)h->new_mtime_sec);
+	le64_put(b + 88, (uint64_t)h->cur_mtime_sec);
+	le32_put(b + 96, h->cur_mtime_nsec);
+	le32_put(b + 124, crc_buf(b, 124));
+}
+
+int
+index_header_decode(const unsigned char *b, struct index_header *h)
+{
+	if (memcmp(b, INDEX_MAGIC, 8) != 0 || le32_get(b + 8) != INDEX_VERSION ||
+	    le32_get(b + 12) != INDEX_HDR_SIZE ||
+	    le32_get(b + 16) != INDEX_REC_SIZE ||
+	    le32_get(b + 124) != crc_buf(b, 124)) {
+		errno = EBADMSG;
+		return -1;
+	}
+	h->flags = le32_get(b + 20);
+	h->uidvalidity = le32_get(b + 24);
+	h->uidnext = le32_get(b + 28);
+	h->count = le32_get(b + 32);
+	h->exists = le32_get(b + 36);
+	h->unseen = le32_get(b + 40);
+	h->deleted = le32_get(b + 44);
+	h->first_recent_uid = le32_get(b + 48);
+	h->new_mtime_nsec = le32_get(b + 52);
+	h->highestmodseq = le64_get(b + 56);
+	h->generation = le64_get(b + 64);
+	h->total_size = le64_get(b + 72);
+	h->new_mtime_sec = (int64_t)le64_get(b + 80);
+	h->cur_mtime_sec = (int64_t)le64_get(b + 88);
+	h->cur_mtime_nsec = le32_get(b + 96);
+	if (h->count > INDEX_MAX_COUNT || h->exists > h->count) {
+		errno = EBADMSG;
+		return -1;
+	}
+	return 0;
+}
+
+void
+index_record_encode(const struct index_record *r, unsigned char *b)
+{
+	memset(b, 0, INDEX_REC_SIZE);
+	le32_put(b, r->uid);
+	le32_put(b + 4, r->flags);
+	le64_put(b + 8, (uint64_t)r->internal_date);
+	le64_put(b + 16, r->size);
+	le64_put(b + 24, r->keywords);
+	le64_put(b + 32, r->modseq);
+	le64_put(b + 40, r->cache_off);
+	le64_put(b + 48, r->name_off);
+	le32_put(b + 60, crc_buf(b, 60));
+}
+
+int
+index_record_decode(const unsigned char *b, struct index_record *r)
+{
+	if (le32_get(b + 60) != crc_buf(b, 60) || le32_get(b) == 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	r->uid = le32_get(b);
+	r->flags = le32_get(b + 4);
+	r->internal_date = (int64_t)le64_get(b + 8);
+	r->size = le64_get(b + 16);
+	r->keywords = le64_get(b + 24);
+	r->modseq = le64_get(b + 32);
+	r->cache_off = le64_get(b + 40);
+	r->name_off = le64_get(b + 48);
+	return 0;
+}
+
+int
+index_open(const char *path, int writable, struct index **ix_r)
+{
+	struct index *ix;
+	int fd;
+
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ix = calloc(1, sizeof(*ix));
+	if (ix == NULL) {
+		close(fd);
+		return -1;
+	}
+	ix->fd = fd;
+	ix->writable = writable;
+	*ix_r = ix;
+	return 0;
+}
+
+static int
+index_write_all(int fd, const void *p, size_t n, off_t off)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		ssize_t w = pwrite(fd, b, n, off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+int
+index_create(const char *path, const struct index_header *h,
+    const struct index_record *recs, uint32_t n)
+{
+	struct str tmp = STR_INIT;
+	unsigned char buf[INDEX_REC_SIZE * 256];
+	struct index_header hh = *h;
+	uint32_t i = 0;
+	int fd = -1, rc = -1;
+
+	hh.count = n;
+	if (str_appendf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+		return -1;
+	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	index_header_encode(&hh, buf);
+	if (index_write_all(fd, buf, INDEX_HDR_SIZE, 0) < 0)
+		goto out;
+	while (i < n) {
+		uint32_t k = 0;
+
+		for (; k < 256 && i + k < n; k++)
+			index_record_encode(&recs[i + k], buf + k * INDEX_REC_SIZE);
+		if (index_write_all(fd, buf, (size_t)k * INDEX_REC_SIZE,
+		    (off_t)INDEX_HDR_SIZE + (off_t)i * INDEX_REC_SIZE) < 0)
+			goto out;
+		i += k;
+	}
+	if (fsync(fd) < 0 || rename(tmp.s, path) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && tmp.s != NULL)
+		unlink(tmp.s);
+	str_free(&tmp);
+	return rc;
+}
+
+/* Make sure the map covers [0, need); remap to the file's size if not. */
+static int
+index_map(struct index *ix, size_t need)
+{
+	struct stat st;
+	void *m;
+
+	if (need <= ix->map_len)
+		return 0;
+	if (fstat(ix->fd, &st) < 0)
+		return -1;
+	if ((size_t)st.st_size < need) {
+		errno = ERANGE;
+		return -1;
+	}
+	if (ix->map != NULL)
+		munmap(ix->map, ix->map_len);
+	ix->map = NULL;
+	ix->map_len = 0;
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, ix->fd, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	ix->map = m;
+	ix->map_len = (size_t)st.st_size;
+	return 0;
+}
+
+int
+index_read_header(struct index *ix, struct index_header *h_r)
+{
+	unsigned char b[INDEX_HDR_SIZE];
+	int i;
+
+	for (i = 0; i < INDEX_READ_TRIES; i++) {
+		ssize_t n = pread(ix->fd, b, sizeof(b), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == (ssize_t)sizeof(b) && index_header_decode(b, h_r) == 0) {
+			if (h_r->flags & IDX_OBSOLETE) {
+				errno = ESTALE;
+				return -1;
+			}
+			return 0;
+		}
+		if (n != (ssize_t)sizeof(b) && !ix->writable && n == 0) {
+			errno = EBADMSG;
+			return -1;
+		}
+		sched_yield();
+	}
+	errno = EBADMSG;
+	return -1;
+}
+
+int
+index_get(struct index *ix, uint32_t seq, struct index_record *r_r)
+{
+	size_t off = INDEX_HDR_SIZE + (size_t)seq * INDEX_REC_SIZE;
+	int i;
+
+	if (seq >= INDEX_MAX_COUNT) {
+		errno = ERANGE;
+		return -1;
+	}
+	if (index_map(ix, off + INDEX_REC_SIZE) < 0)
+		return -1;
+	for (i = 0; i < INDEX_READ_TRIES; i++) {
+		if (index_record_decode(ix->map + off, r_r) == 0)
+			return 0;
+		if (ix->writable)
+			break;	/* the lock holder sees no writes in flight */
+		sched_yield();
+	}
+	errno = EBADMSG;
+	return -1;
+}
+
+int
+index_put(struct index *ix, uint32_t seq, const struct index_record *r)
+{
+	unsigned char b[INDEX_REC_SIZE];
+
+	index_record_encode(r, b);
+	return index_write_all(ix->fd, b, sizeof(b),
+	    (off_t)INDEX_HDR_SIZE + (off_t)seq * INDEX_REC_SIZE);
+}
+
+int
+index_commit(struct index *ix, const struct index_header *h)
+{
+	unsigned char b[INDEX_HDR_SIZE];
+
+	index_header_encode(h, b);
+	return index_write_all(ix->fd, b, sizeof(b), 0);
+}
+
+int
+index_mark_obsolete(struct index *ix)
+{
+	struct index_header h;
+
+	if (index_read_header(ix, &h) < 0)
+		return errno == ESTALE ? 0 : -1;
+	h.flags |= IDX_OBSOLETE;
+	return index_commit(ix, &h);
+}
+
+uint32_t
+index_file_records(struct index *ix)
+{
+	struct stat st;
+
+	if (fstat(ix->fd, &st) < 0 || (size_t)st.st_size < INDEX_HDR_SIZE)
+		return 0;
+	return (uint32_t)(((size_t)st.st_size - INDEX_HDR_SIZE) / INDEX_REC_SIZE);
+}
+
+int
+index_sync(struct index *ix)
+{
+	return fsync(ix->fd);
+}
+
+void
+index_close(struct index **ixp)
+{
+	struct index *ix = *ixp;
+
+	if (ix == NULL)
+		return;
+	if (ix->map != NULL)
+		munmap(ix->map, ix->map_len);
+	close(ix->fd);
+	free(ix);
+	*ixp = NULL;
+}

@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Keeping the index true to the Maildir: mailbox_sync (cheap, incremental:
+ * only directories whose mtime moved are read) and the full rebuild behind
+ * mailbox_reconstruct.
+ */
+#include "mailbox-private.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "maildir.h"
+#include "msgcache.h"
+#include "tomb.h"
+
+/* ---- a listing of new/ and cur/: names in an arena ---- */
+
+struct ent {
+	size_t off;		/* of "new/NAME" or "cur/NAME" in the arena */
+	size_t base_len;	/* of BASE */
+	uint32_t uid;		/* candidate or assigned */
+	uint32_t seq;		/* matched record, UINT32_MAX none */
+	int in_new;
+};
+
+struct listing {
+	struct str arena;
+	struct ent *e;
+	size_t n, cap;
+};
+
+static void
+listing_free(struct listing *l)
+{
+	str_free(&l->arena);
+	free(l->e);
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+listing_add(struct listing *l, int in_new, const char *name)
+{
+	struct maildir_name mn;
+	struct ent *e;
+
+	if (maildir_name_parse(name, &mn) < 0)
+		return 0;	/* not a message file: skip */
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 256;
+
+		e = reallocarray(l->e, nc, sizeof(*e));
+		if (e == NULL)
+			return -1;
+		l->e = e;
+		l->cap = nc;
+	}
+	e = &l->e[l->n];
+	e->off = l->arena.len;
+	e->base_len = mn.base_len;
+	e->uid = mn.has_uid ? mn.uid : 0;
+	e->seq = UINT32_MAX;
+	e->in_new = in_new;
+	if (str_appends(&l->arena, in_new ? "new/" : "cur/") < 0 ||
+	    str_append(&l->arena, name, strlen(name) + 1) < 0)
+		return -1;
+	l->n++;
+	return 0;
+}
+
+static const char *
+ent_name(const struct listing *l, const struct ent *e)
+{
+	return l->arena.s + e->off;	/* "new/..." */
+}
+
+static int
+listing_read(struct listing *l, const char *dir, int in_new)
+{
+	struct str p = STR_INIT;
+	struct dirent *d;
+	DIR *dp;
+	int rc = 0;
+
+	if (str_appendf(&p, "%s/%s", dir, in_new ? "new" : "cur") < 0)
+		return -1;
+	dp = opendir(p.s);
+	str_free(&p);
+	if (dp == NULL)
+		return -1;
+	errno = 0;
+	while (rc == 0 && (d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		rc = listing_add(l, in_new, d->d_name);
+	}
+	if (rc == 0 && errno != 0)
+		rc = -1;
+	closedir(dp);
+	return rc;
+}
+
+/* ---- base name -> record number, open addressing ---- */
+
+struct basemap {
+	struct str arena;	/* the bases, back to back */
+	size_t *off;		/* arena offset + 1; 0 = empty slot */
+	size_t *len;
+	uint32_t *val;
+	size_t cap;
+};
+
+static uint64_t
+basemap_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static int
+basemap_init(struct basemap *m, size_t n)
+{
+	memset(m, 0, sizeof(*m));
+	m->cap = 64;
+	while (m->cap < n * 2 + 16)
+		m->cap *= 2;
+	m->off = calloc(m->cap, sizeof(*m->off));
+	m->len = calloc(m->cap, sizeof(*m->len));
+	m->val = calloc(m->cap, sizeof(*m->val));
+	return m->off && m->len && m->val ? 0 : -1;
+}
+
+static void
+basemap_free(struct basemap *m)
+{
+	str_free(&m->arena);
+	free(m->off);
+	free(m->len);
+	free(m->val);
+	memset(m, 0, sizeof(*m));
+}
+
+static size_t
+basemap_slot(const struct basemap *m, const char *s, size_t n)
+{
+	size_t i = (size_t)basemap_hash(s, n) & (m->cap - 1);
+
+	while (m->off[i] != 0 && !(m->len[i] == n &&
+	    memcmp(m->arena.s + m->off[i] - 1, s, n) == 0))
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+/* Insert; a base seen twice keeps its first value.  (Capacity was sized
+ * for every insert at init.) */
+static int
+basemap_put(struct basemap *m, const char *s, size_t n, uint32_t v)
+{
+	size_t i = basemap_slot(m, s, n);
+
+	if (m->off[i] != 0)
+		return 0;
+	m->off[i] = m->arena.len + 1;
+	m->len[i] = n;
+	m->val[i] = v;
+	return str_append(&m->arena, s, n);
+}
+
+static int
+basemap_get(const struct basemap *m, const char *s, size_t n, uint32_t *v_r)
+{
+	size_t i = basemap_slot(m, s, n);
+
+	if (m->off[i] == 0)
+		return 0;
+	*v_r = m->val[i];
+	return 1;
+}
+
+/* BASE of a "new/..." or "cur/..." name. */
+static size_t
+name_base(const char *name, const char **base_r)
+{
+	const char *b = name + 4, *c = strchr(b, ':');
+
+	*base_r = b;
+	return c ? (size_t)(c - b) : strlen(b);
+}
+
+/* ---- parsing a file that arrived by other means ---- */
+
+int
+mailbox_parse_file(const char *path, struct str *payload, int *raw_r,
+    uint64_t *wire_size_r)
+{
+	unsigned char in[16384], out[32768];
+	struct msgcache *mc = NULL;
+	int fd, raw, crlf = 0, bare_lf = 0, rc = -1;
+	uint64_t wire = 0;
+	unsigned char prev = 0;
+	ssize_t n, i;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* CRLF files with no bare LF are kept as they are (served as-is);
+	 * anything else is LF text, served with every LF as CRLF. */
+	while ((n = read(fd, in, sizeof(in))) > 0)
+		for (i = 0; i < n; i++) {
+			if (in[i] == '\n') {
+				if (prev == '\r')
+					crlf = 1;
+				else
+					bare_lf = 1;
+			}
+			prev = in[i];
+		}
+	if (n < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		goto out;
+	raw = crlf && !bare_lf;
+	mc = msgcache_new();
+	if (mc == NULL)
+		goto out;
+	while ((n = read(fd, in, sizeof(in))) > 0) {
+		size_t o = 0;
+
+		for (i = 0; i < n; i++) {
+			if (!raw && in[i] == '\n')
+				out[o++] = '\r';
+			out[o++] = in[i];
+		}
+		wire += o;
+		if (msgcache_feed(mc, out, o) < 0)
+			goto out;
+	}
+	if (n < 0 || msgcache_finish(mc, raw, payload) < 0)
+		goto out;
+	*raw_r = raw;
+	*wire_size_r = wire;
+	rc = 0;
+out:
+	msgcache_free(&mc);
+	close(fd);
+	return rc;
+}
+
+/* Append a new record for the file of e. */
+static int
+sync_add_file(struct mailbox *mb, struct index_header *h,
+    const struct listing *l, const struct ent *e, uint32_t uid,
+    const struct index_record *old)
+{
+	struct str path = STR_INIT, payload = STR_INIT;
+	const char *name = ent_name(l, e);
+	struct index_record r;
+	struct maildir_name mn;
+	struct stat st;
+	int raw, rc = -1;
+	uint64_t wire;
+
+	if (mailbox_path(mb, name, &path) < 0)
+		goto out;
+	if (stat(path.s, &st) < 0 ||
+	    mailbox_parse_file(path.s, &payload, &raw, &wire) < 0) {
+		rc = errno == ENOENT ? 0 : -1;	/* gone meanwhile */
+		goto out;
+	}
+	memset(&r, 0, sizeof(r));
+	r.uid = uid;
+	maildir_name_parse(name + 4, &mn);
+	if (old != NULL)
+		r.flags = old->flags & MAIL_FLAGS_MASK;
+	if (!e->in_new && (old == NULL || mn.has_info))
+		r.flags = maildir_name_flags(name + 4, &mn);
+	r.flags |= (raw ? REC_RAW : 0) | (e->in_new ? REC_IN_NEW : 0);
+	r.internal_date = old ? old->internal_date : st.st_mtim.tv_sec;
+	r.size = wire;
+	r.keywords = old ? old->keywords : 0;
+	r.modseq = old && old->modseq ? old->modseq : ++h->highestmodseq;
+	if (r.modseq > h->highestmodseq)
+		h->highestmodseq = r.modseq;
+	if (cache_item_add(&payload, CI_NAME, name, strlen(name)) < 0 ||
+	    cache_append(mb->cache, CACHE_T_MESSAGE, uid, payload.s,
+	    payload.len, &r.cache_off) < 0)
+		goto out;
+	r.name_off = r.cache_off;
+	if (index_put(mb->ix, h->count, &r) < 0)
+		goto out;
+	h->count++;
+	if (uid >= h->uidnext)
+		h->uidnext = uid + 1;
+	mailbox_count(h, NULL, &r);
+	rc = 0;
+out:
+	str_free(&path);
+	str_free(&payload);
+	return rc;
+}
+
+/* A record whose file was renamed by another program: new name, and the
+ * flags the new name carries. */
+static int
+sync_renamed(struct mailbox *mb, struct index_header *h, uint32_t seq,
+    struct index_record *r, const struct listing *l, const struct ent *e)
+{
+	const char *name = ent_name(l, e);
+	struct index_record o = *r;
+	struct maildir_name mn;
+
+	maildir_name_parse(name + 4, &mn);
+	r->flags &= ~REC_IN_NEW;
+	if (e->in_new)
+		r->flags |= REC_IN_NEW;
+	else if (mn.has_info)
+		r->flags = (r->flags & ~MAIL_FLAGS_MASK) |
+		    maildir_name_flags(name + 4, &mn);
+	if ((r->flags & MAIL_FLAGS_MASK) != (o.flags & MAIL_FLAGS_MASK))
+		r->modseq = ++h->highestmodseq;
+	if (cache_append(mb->cache, CACHE_T_NAME, r->uid, name, strlen(name),
+	    &r->name_off) < 0 || index_put(mb->ix, seq, r) < 0)
+		return -1;
+	mailbox_count(h, &o, r);
+	return 0;
+}
+
+static int
+ent_cmp_name(const void *a, const void *b, void *arg)
+{
+	const struct listing *l = arg;
+	const struct ent *x = a, *y = b;
+
+	return strcmp(ent_name(l, x) + 4, ent_name(l, y) + 4);
+}
+
+/* Record every existing message's base. */
+static int
+sync_known(struct mailbox *mb, struct basemap *m, struct str *name)
+{
+	uint32_t seq;
+
+	if (basemap_init(m, mb->hdr.count) < 0)
+		return -1;
+	for (seq = 0; seq < mb->hdr.count; seq++) {
+		struct index_record r;
+		const char *b;
+		size_t bl;
+
+		if (index_get(mb->ix, seq, &r) < 0)
+			return -1;
+		if (r.flags & REC_EXPUNGED)
+			continue;
+		if (mailbox_file_name(mb, &r, name) < 0 || name->len < 5)
+			return -1;
+		bl = name_base(name->s, &b);
+		if (basemap_put(m, b, bl, seq) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Match listed files to records; update renamed ones; mark seen. */
+static int
+sync_match(struct mailbox *mb, struct index_header *h, struct basemap *m,
+    struct listing *l, size_t from, unsigned char *seen, struct str *name)
+{
+	size_t i;
+
+	for (i = from; i < l->n; i++) {
+		struct ent *e = &l->e[i];
+		const char *b;
+		size_t bl = name_base(ent_name(l, e), &b);
+		struct index_record r;
+		uint32_t seq;
+
+		if (!basemap_get(m, b, bl, &seq) || seen[seq])
+			continue;
+		seen[seq] = 1;
+		e->seq = seq;
+		if (index_get(mb->ix, seq, &r) < 0 ||
+		    mailbox_file_name(mb, &r, name) < 0)
+			return -1;
+		if (strcmp(name->s, ent_name(l, e)) != 0 &&
+		    sync_renamed(mb, h, seq, &r, l, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+sync_expunge(struct mailbox *mb, struct index_header *h, uint32_t seq,
+    struct index_record *r)
+{
+	struct str p = STR_INIT;
+	struct index_record o = *r;
+	struct tomb t;
+	int rc;
+
+	r->flags |= REC_EXPUNGED;
+	r->modseq = ++h->highestmodseq;
+	t.uid = r->uid;
+	t.modseq = r->modseq;
+	rc = index_put(mb->ix, seq, r);
+	if (rc == 0 && (rc = mailbox_path(mb, "zest.expunged", &p)) == 0)
+		rc = tomb_append(p.s, h->uidvalidity, &t, 1);
+	str_free(&p);
+	if (rc == 0)
+		mailbox_count(h, &o, r);
+	return rc;
+}
+
+static int
+sync_scan(struct mailbox *mb, int scan_new, int scan_cur,
+    const struct stat *st_new, const struct stat *st_cur)
+{
+	struct index_header h = mb->hdr;
+	struct listing l = { STR_INIT, NULL, 0, 0 };
+	struct basemap m;
+	struct str name = STR_INIT;
+	unsigned char *seen = calloc((size_t)h.count + 1, 1);
+	uint32_t seq;
+	size_t i;
+	int rc = -1, again;
+
+	memset(&m, 0, sizeof(m));
+	if (seen == NULL || sync_known(mb, &m, &name) < 0)
+		goto out;
+	if ((scan_new && listing_read(&l, mb->dir, 1) < 0) ||
+	    (scan_cur && listing_read(&l, mb->dir, 0) < 0) ||
+	    sync_match(mb, &h, &m, &l, 0, seen, &name) < 0)
+		goto out;
+	/* A file missing from the directory read may have moved to the
+	 * other one: read that too before calling it expunged. */
+	again = 0;
+	for (seq = 0; seq < h.count && !again; seq++) {
+		struct index_record r;
+
+		if (seen[seq] || index_get(mb->ix, seq, &r) < 0 ||
+		    (r.flags & REC_EXPUNGED))
+			continue;
+		if ((r.flags & REC_IN_NEW) ? !scan_cur : !scan_new)
+			again = 1;
+	}
+	if (again) {
+		size_t from = l.n;
+		int in_new = !scan_new;
+
+		if (listing_read(&l, mb->dir, in_new) < 0 ||
+		    sync_match(mb, &h, &m, &l, from, seen, &name) < 0)
+			goto out;
+		scan_new = scan_cur = 1;
+	}
+	for (seq = 0; seq < h.count; seq++) {
+		struct index_record r;
+
+		if (seen[seq] || index_get(mb->ix, seq, &r) < 0 ||
+		    (r.flags & REC_EXPUNGED))
+			continue;
+		if ((r.flags & REC_IN_NEW) ? scan_new : scan_cur)
+			if (sync_expunge(mb, &h, seq, &r) < 0)
+				goto out;
+	}
+	/* Files nobody knows: new messages, in name (arrival) order. */
+	qsort_r(l.e, l.n, sizeof(*l.e), ent_cmp_name, &l);
+	for (i = 0; i < l.n; i++)
+		if (l.e[i].seq == UINT32_MAX &&
+		    sync_add_file(mb, &h, &l, &l.e[i], h.uidnext, NULL) < 0)
+			goto out;
+	if (scan_new)
+		mailbox_dir_mtime_store(&h, 1, st_new);
+	if (scan_cur)
+		mailbox_dir_mtime_store(&h, 0, st_cur);
+	if (index_commit(mb->ix, &h) < 0)
+		goto out;
+	mb->hdr = h;
+	rc = 0;
+out:
+	free(seen);
+	listing_free(&l);
+	basemap_free(&m);
+	str_free(&name);
+	return rc;
+}
+
+int
+mailbox_sync(struct mailbox *mb, struct str *err)
+{
+	struct str p = STR_INIT;
+	struct stat st_new, st_cur;
+	int scan_new, scan_cur, rc = -1;
+
+	if (mailbox_lock(mb) < 0) {
+		str_appendf(err, "%s: cannot lock: %s", mb->dir, strerror(errno));
+		return -1;
+	}
+	if (mailbox_refresh(mb, err) < 0)
+		goto out;
+	if (mailbox_path(mb, "new", &p) < 0 || stat(p.s, &st_new) < 0 ||
+	    mailbox_path(mb, "cur", &p) < 0 || stat(p.s, &st_cur) < 0) {
+		str_appendf(err, "%s: %s", p.s, strerror(errno));
+		goto out;
+	}
+	scan_new = mb->force_scan || mailbox_dir_changed(&mb->hdr, 1, &st_new);
+	scan_cur = mb->force_scan || mailbox_dir_changed(&mb->hdr, 0, &st_cur);
+	rc = 0;
+	if (scan_new || scan_cur)
+		rc = sync_scan(mb, scan_new, scan_cur, &st_new, &st_cur);
+	if (rc < 0 && errno == EBADMSG) {
+		/* A record or cache entry that does not check: rebuild. */
+		struct mailbox_rebuild_stats rs;
+
+		str_clear(err);
+		rc = mailbox_rebuild_locked(mb->dir, &rs, err);
+		if (rc == 0)
+			rc = mailbox_load(mb, err);
+	} else if (rc < 0)
+		str_appendf(err, "%s: sync: %s", mb->dir, strerror(errno));
+	if (rc == 0)
+		mb->force_scan = 0;
+out:
+	mailbox_unlock(mb);
+	str_free(&p);
+	return rc;
+}

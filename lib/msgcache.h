@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef ZEST_MSGCACHE_H
+#define ZEST_MSGCACHE_H
+
+/*
+ * msgcache: turn a message, fed in wire form (CRLF line ends, exactly the
+ * bytes IMAP will serve), into the MESSAGE payload of a cache entry:
+ * ENVELOPE, BODY, BODYSTRUCTURE, the section table with wire and disk
+ * offsets, and the header fields clients ask for most.  Memory is bounded by
+ * the MIME parser's limits, not by the message size.
+ */
+
+#include <stddef.h>
+
+#include "str.h"
+
+struct msgcache;
+
+/* A new builder; NULL with errno on failure. */
+struct msgcache *msgcache_new(void);
+
+/* Feed n more wire bytes.  Returns 0 or -1 with errno. */
+int msgcache_feed(struct msgcache *mc, const void *wire, size_t n);
+
+/* Finish and append the payload items to payload.  raw says whether the
+ * disk file holds the wire bytes (else LF text: disk offset = wire offset -
+ * CRLF pairs before it).  Returns 0 or -1 with errno. */
+int msgcache_finish(struct msgcache *mc, int raw, struct str *payload);
+
+/* Free; *mcp becomes NULL. */
+void msgcache_free(struct msgcache **mcp);
+
+#endif

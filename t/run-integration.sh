@@ -1,0 +1,33 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Run the integration tests (t/integration/*.sh and *.py) against the programs
+# of one build tree.  Each test is a program: exit 0 passes, 77 skips.
+BUILD=${1:-build}
+ZEST_BIN=$(cd "$BUILD/bin" && pwd)
+ZEST_SRC=$(pwd)
+export ZEST_BIN ZEST_SRC
+pass=0 fail=0 skip=0
+for t in t/integration/[0-9]*.sh t/integration/[0-9]*.py; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t")
+	log=$(mktemp)
+	start=$(date +%s)
+	case "$t" in
+	*.py) python3 "$t" > "$log" 2>&1 ;;
+	*)    sh "$t" > "$log" 2>&1 ;;
+	esac
+	rc=$?
+	secs=$(( $(date +%s) - start ))
+	if [ $rc = 0 ]; then
+		pass=$((pass + 1)); echo "ok   $name (${secs}s)"
+	elif [ $rc = 77 ]; then
+		skip=$((skip + 1)); echo "skip $name: $(tail -1 "$log")"
+	else
+		fail=$((fail + 1)); echo "FAIL $name (exit $rc, ${secs}s)"
+		tail -40 "$log" | sed 's/^/    /'
+	fi
+	rm -f "$log"
+done
+echo "integration($BUILD): $pass passed, $fail failed, $skip skipped"
+[ -n "$ZEST_TALLY" ] && echo "$pass $fail" >> "$ZEST_TALLY"
+[ "$fail" = 0 ]
