@@ -184,6 +184,9 @@ log_write_stderr(const char *p, size_t n)
 	}
 }
 
+static void log_emit(int prio, const char *tag, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 {

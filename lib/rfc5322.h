@@ -64,11 +64,8 @@ void rfc5322_trim(const char **s, size_t *n);
 
 /* Offset of the first byte at or after i that is not CFWS (blanks, line
  * ends, comments with nesting and quoted pairs; an unclosed comment runs to
- * n).  When comment is not NULL and still empty, the text of the first
- * non-empty comment (quoted pairs undone) is appended to it.
- * Returns i unchanged or larger; never more than n. */
-size_t rfc5322_skip_cfws(const char *s, size_t n, size_t i,
-    struct str *comment);
+ * n).  Never more than n. */
+size_t rfc5322_skip_cfws(const char *s, size_t n, size_t i);
 
 /* s[*i] is '"': append the quoted string's content, quoted pairs undone,
  * to out (if not NULL) and move *i past the closing quote (to n when it is

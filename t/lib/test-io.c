@@ -693,6 +693,29 @@ test_broken_transport(void **state)
 	str_free(&line);
 }
 
+/* A missing descriptor fails at once, with or without timeouts. */
+static void
+test_bad_fd(void **state)
+{
+	static const int timeouts[] = { 0, 100 };
+	struct str line = STR_INIT;
+	struct io io;
+	size_t i;
+
+	for (i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		io_init(&io, -1, -1);
+		io_set_timeouts(&io, timeouts[i], timeouts[i]);
+		errno = 0;
+		assert_int_equal(io_getline(&io, &line, 10), -1);
+		assert_int_equal(errno, EBADF);
+		assert_int_equal(io_puts(&io, "x"), 0);
+		errno = 0;
+		assert_int_equal(io_flush(&io), -1);
+		assert_int_equal(errno, EBADF);
+	}
+	str_free(&line);
+}
+
 int
 main(void)
 {
@@ -715,6 +738,7 @@ main(void)
 		cmocka_unit_test(test_write_epipe),
 		cmocka_unit_test(test_write_timeout),
 		cmocka_unit_test(test_broken_transport),
+		cmocka_unit_test(test_bad_fd),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
