@@ -177,7 +177,7 @@ mailbox_exit(int err)
 
 /* Read the start of the message: at least its first line, when there is
  * one within the first kilobyte. */
-static size_t
+static ssize_t
 read_head(char *buf, size_t max)
 {
 	size_t n = 0;
@@ -188,14 +188,14 @@ read_head(char *buf, size_t max)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			die(EX_TEMPFAIL, "reading the message: %s", strerror(errno));
+			return -1;
 		if (r == 0)
 			break;
 		n += (size_t)r;
 		if (n >= 1024 || memchr(buf, '\n', n) != NULL)
 			break;
 	}
-	return n;
+	return (ssize_t)n;
 }
 
 /* A leading mbox "From sender date" line is dropped; its sender is used
@@ -232,22 +232,29 @@ has_delivered_to(const char *buf, size_t n, const char *addr)
 	    (buf[14 + al] == '\n' || buf[14 + al] == '\r');
 }
 
+/* Drop the half-written message, then report and exit. */
 static void __attribute__((noreturn))
-write_err_exit(int err)
+write_err_exit(struct mailbox_msg **m, int err)
 {
+	mailbox_msg_abort(m);
 	if (err == EFBIG)
 		die(EX_DATAERR, "message larger than message_size_limit");
 	die(EX_TEMPFAIL, "writing the message: %s", strerror(err));
 }
 
 static void
-deliver_stream(struct mailbox_msg *m, const struct opts *o,
+deliver_stream(struct mailbox_msg **mp, const struct opts *o,
     const char *address, const char *sender_opt)
 {
 	static char buf[DELIVER_BUF];
 	struct str sender = STR_INIT, hdr = STR_INIT;
 	const char *eol = o->wire ? "\r\n" : "\n";
-	size_t n = read_head(buf, sizeof(buf)), skip;
+	ssize_t got = read_head(buf, sizeof(buf));
+	size_t n, skip;
+
+	if (got < 0)
+		write_err_exit(mp, errno);
+	n = (size_t)got;
 
 	if (sender_opt != NULL)
 		str_appends(&sender, sender_opt);
@@ -257,9 +264,9 @@ deliver_stream(struct mailbox_msg *m, const struct opts *o,
 		    eol);
 	if (!has_delivered_to(buf + skip, n - skip, address))
 		str_appendf(&hdr, "Delivered-To: %s%s", address, eol);
-	if (mailbox_msg_write(m, hdr.s, hdr.len) < 0 ||
-	    mailbox_msg_write(m, buf + skip, n - skip) < 0)
-		write_err_exit(errno);
+	if (mailbox_msg_write(*mp, hdr.s, hdr.len) < 0 ||
+	    mailbox_msg_write(*mp, buf + skip, n - skip) < 0)
+		write_err_exit(mp, errno);
 	str_free(&sender);
 	str_free(&hdr);
 	for (;;) {
@@ -268,11 +275,11 @@ deliver_stream(struct mailbox_msg *m, const struct opts *o,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			die(EX_TEMPFAIL, "reading the message: %s", strerror(errno));
+			write_err_exit(mp, errno);
 		if (r == 0)
 			break;
-		if (mailbox_msg_write(m, buf, (size_t)r) < 0)
-			write_err_exit(errno);
+		if (mailbox_msg_write(*mp, buf, (size_t)r) < 0)
+			write_err_exit(mp, errno);
 	}
 }
 
@@ -318,7 +325,7 @@ main(int argc, char **argv)
 	if (mailbox_msg_begin(mb, o.wire, &m, &err) < 0)
 		die(mailbox_exit(errno), "%s", err.s);
 	mailbox_msg_limit(m, inst.message_size_limit);
-	deliver_stream(m, &o, address.s, o.sender);
+	deliver_stream(&m, &o, address.s, o.sender);
 	flags = o.flags != NULL ? parse_flags(o.flags) : 0;
 	if (mailbox_msg_commit(&m, flags, 0, time(NULL), o.flags != NULL, &uid,
 	    &err) < 0)

@@ -285,6 +285,14 @@ cache_part_decode(const unsigned char *d, size_t len, size_t *pos,
 	return 1;
 }
 
+uint64_t
+cache_file_size(struct cache *c)
+{
+	struct stat st;
+
+	return fstat(c->fd, &st) < 0 ? 0 : (uint64_t)st.st_size;
+}
+
 int
 cache_sync(struct cache *c)
 {

@@ -58,6 +58,16 @@ int cache_open(const char *path, int writable, int create,
 int cache_append(struct cache *c, uint32_t type, uint32_t uid,
     const void *payload, size_t len, uint64_t *off_r);
 
+/* Where the entry of len payload bytes at off ends (next entry's offset). */
+static inline uint64_t
+cache_entry_end(uint64_t off, size_t len)
+{
+	return (off + CACHE_ENT_HDR + len + 7) & ~(uint64_t)7;
+}
+
+/* Bytes in the file now. */
+uint64_t cache_file_size(struct cache *c);
+
 /* Read the entry at off and check it (type, uid and CRC).  The payload
  * pointer stays valid until the next cache call.  -1 with EBADMSG. */
 int cache_read(struct cache *c, uint64_t off, uint32_t type, uint32_t uid,

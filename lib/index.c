@@ -47,6 +47,7 @@ index_header_encode(const struct index_header *h, unsigned char *b)
 	le64_put(b + 80, (uint64_t)h->new_mtime_sec);
 	le64_put(b + 88, (uint64_t)h->cur_mtime_sec);
 	le32_put(b + 96, h->cur_mtime_nsec);
+	le64_put(b + 104, h->cache_end);
 	le32_put(b + 124, crc_buf(b, 124));
 }
 
@@ -75,6 +76,7 @@ index_header_decode(const unsigned char *b, struct index_header *h)
 	h->new_mtime_sec = (int64_t)le64_get(b + 80);
 	h->cur_mtime_sec = (int64_t)le64_get(b + 88);
 	h->cur_mtime_nsec = le32_get(b + 96);
+	h->cache_end = le64_get(b + 104);
 	if (h->count > INDEX_MAX_COUNT || h->exists > h->count) {
 		errno = EBADMSG;
 		return -1;

@@ -51,6 +51,7 @@ struct index_header {
 	uint32_t new_mtime_nsec;
 	int64_t cur_mtime_sec;	/* cur/ as of the last sync */
 	uint32_t cur_mtime_nsec;
+	uint64_t cache_end;	/* zest.cache holds at least this many bytes */
 };
 
 struct index_record {

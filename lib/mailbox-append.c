@@ -275,6 +275,7 @@ msg_record(struct mailbox_msg *m, struct index_record *r, struct str *payload,
 	    payload->len, &off) < 0)
 		return -1;
 	r->cache_off = r->name_off = off;
+	h.cache_end = cache_entry_end(off, payload->len);
 	r->modseq = ++h.highestmodseq;
 	if (index_put(mb->ix, h.count, r) < 0)
 		return -1;

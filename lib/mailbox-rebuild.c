@@ -280,7 +280,8 @@ rebuild_assign(struct rent *e, size_t n, uint32_t *next_r,
 	uint32_t last = 0, next = *next_r;
 	size_t i;
 
-	qsort(e, n, sizeof(*e), rent_cmp);
+	if (n > 1)
+		qsort(e, n, sizeof(*e), rent_cmp);
 	for (i = 0; i < n; i++)
 		if (e[i].uid != UINT32_MAX && e[i].uid >= next)
 			next = e[i].uid + 1;
@@ -299,7 +300,8 @@ rebuild_assign(struct rent *e, size_t n, uint32_t *next_r,
 			e[i].uid = next++;
 			st->new_uids++;
 		}
-	qsort(e, n, sizeof(*e), rent_cmp);
+	if (n > 1)
+		qsort(e, n, sizeof(*e), rent_cmp);
 	*next_r = next;
 }
 
@@ -371,6 +373,7 @@ rebuild_write(struct mailbox *mb, struct index_header *h, struct rent *e,
 			goto out;
 		}
 		r->name_off = r->cache_off;
+		h->cache_end = cache_entry_end(r->cache_off, payload.len);
 		mailbox_count(h, NULL, r);
 		h->count++;
 		str_free(&path);
@@ -437,9 +440,11 @@ mailbox_rebuild_locked(const char *dir, struct mailbox_rebuild_stats *st_r,
 	str_appendf(&p, "%s/zest.header", dir);
 	o.have_meta = mbmeta_read(p.s, &o.meta) == 0;
 	old_read_index(dir, &o);
-	qsort(o.m, o.n, sizeof(*o.m), oldmsg_cmp);
+	if (o.n > 1)
+		qsort(o.m, o.n, sizeof(*o.m), oldmsg_cmp);
 	old_read_dovecot(dir, &o);
-	qsort(o.m, o.n, sizeof(*o.m), oldmsg_cmp);
+	if (o.n > 1)
+		qsort(o.m, o.n, sizeof(*o.m), oldmsg_cmp);
 
 	memset(&h, 0, sizeof(h));
 	h.uidvalidity = o.have_h ? o.h.uidvalidity :

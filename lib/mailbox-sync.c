@@ -292,6 +292,7 @@ sync_add_file(struct mailbox *mb, struct index_header *h,
 	    payload.len, &r.cache_off) < 0)
 		goto out;
 	r.name_off = r.cache_off;
+	h->cache_end = cache_entry_end(r.cache_off, payload.len);
 	if (index_put(mb->ix, h->count, &r) < 0)
 		goto out;
 	h->count++;
@@ -327,6 +328,7 @@ sync_renamed(struct mailbox *mb, struct index_header *h, uint32_t seq,
 	if (cache_append(mb->cache, CACHE_T_NAME, r->uid, name, strlen(name),
 	    &r->name_off) < 0 || index_put(mb->ix, seq, r) < 0)
 		return -1;
+	h->cache_end = cache_entry_end(r->name_off, strlen(name));
 	mailbox_count(h, &o, r);
 	return 0;
 }
@@ -468,7 +470,8 @@ sync_scan(struct mailbox *mb, int scan_new, int scan_cur,
 				goto out;
 	}
 	/* Files nobody knows: new messages, in name (arrival) order. */
-	qsort_r(l.e, l.n, sizeof(*l.e), ent_cmp_name, &l);
+	if (l.n > 1)
+		qsort_r(l.e, l.n, sizeof(*l.e), ent_cmp_name, &l);
 	for (i = 0; i < l.n; i++)
 		if (l.e[i].seq == UINT32_MAX &&
 		    sync_add_file(mb, &h, &l, &l.e[i], h.uidnext, NULL) < 0)

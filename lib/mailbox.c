@@ -162,6 +162,11 @@ mailbox_try_load(struct mailbox *mb)
 	if (mailbox_path(mb, "zest.cache", &p) < 0 ||
 	    cache_open(p.s, 1, 0, mb->hdr.uidvalidity, &mb->cache) < 0)
 		goto out;
+	/* a cache shorter than what the index points into was cut */
+	if (cache_file_size(mb->cache) < mb->hdr.cache_end) {
+		errno = EBADMSG;
+		goto out;
+	}
 	ok = 1;
 out:
 	str_free(&p);
@@ -348,6 +353,49 @@ mailbox_file_name(struct mailbox *mb, const struct index_record *r,
 	if (cache_read(mb->cache, r->name_off, CACHE_T_NAME, r->uid, &p, &n) < 0)
 		return -1;
 	return str_append(name_r, p, n);
+}
+
+int
+mailbox_check(struct mailbox *mb)
+{
+	struct str name = STR_INIT;
+	const unsigned char *p;
+	size_t n;
+	uint32_t seq;
+	int rc = 0;
+
+	for (seq = 0; seq < mb->hdr.count && rc == 0; seq++) {
+		struct index_record r;
+
+		if (index_get(mb->ix, seq, &r) < 0)
+			rc = -1;
+		else if (!(r.flags & REC_EXPUNGED) &&
+		    (mailbox_file_name(mb, &r, &name) < 0 ||
+		    mailbox_cached(mb, &r, &p, &n) < 0))
+			rc = -1;
+	}
+	str_free(&name);
+	if (rc < 0)
+		errno = EBADMSG;
+	return rc;
+}
+
+int
+mailbox_rebuild(struct mailbox *mb, struct str *err)
+{
+	struct mailbox_rebuild_stats st;
+	int was_locked = mb->locked, rc;
+
+	if (!was_locked && mailbox_lock(mb) < 0) {
+		str_appendf(err, "%s: cannot lock: %s", mb->dir, strerror(errno));
+		return -1;
+	}
+	rc = mailbox_rebuild_locked(mb->dir, &st, err);
+	if (rc == 0)
+		rc = mailbox_load(mb, err);
+	if (!was_locked)
+		mailbox_unlock(mb);
+	return rc;
 }
 
 void

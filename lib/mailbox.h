@@ -60,6 +60,14 @@ void mailbox_sync_force(struct mailbox *mb);
 int mailbox_reconstruct(const char *dir, unsigned lock_timeout,
     struct mailbox_rebuild_stats *st_r, struct str *err);
 
+/* Read every record and its cached entry: -1 with EBADMSG when one fails
+ * its check (then mailbox_rebuild is the remedy). */
+int mailbox_check(struct mailbox *mb);
+
+/* Rebuild the open mailbox's index files now (a record or cache entry
+ * failed its check) and reload them. */
+int mailbox_rebuild(struct mailbox *mb, struct str *err);
+
 /* The header as of the last refresh or sync. */
 const struct index_header *mailbox_header(const struct mailbox *mb);
 

@@ -18,12 +18,14 @@
  * it encapsulates (flag MIME_PART_F_MESSAGE, as entry 0 has).
  *
  * Sections (RFC 3501 6.4.5).  Each entry's section is the IMAP part number
- * of its content: "" for entry 0, then "1", "1.2", ...  A message entity
- * inside a message/rfc822 part N is named "N.1" (its body is part N.1, its
- * header N.1.MIME) unless it is multipart: then it is named "N", like its
- * container, and its children are N.1, N.2, ...  So, to resolve a section:
- *   BODY[S], BODY[S.MIME]: the first entry named S (its body, its header);
- *     S = "1" with no such entry: entry 0 when it is not multipart.
+ * of its content: "" for entry 0, then "1", "1.2", ...  The message inside
+ * a message/rfc822 part N is named "N.1" (its body is part N.1, its header
+ * N.1.MIME) unless it is multipart: then it is named "N", like its
+ * container, and its children are N.1, N.2, ...  (When entry 0 itself is
+ * message/rfc822, its body is part 1, so the message inside is "1.1" or
+ * "1".)  To resolve a section S:
+ *   BODY[S], BODY[S.MIME]: when S is "1" and entry 0 is not multipart,
+ *     entry 0; else the first entry named S (its body, its header).
  *   BODY[S.HEADER], BODY[S.TEXT]: S must be a MIME_KIND_MESSAGE entry; the
  *     entry right after it is the message (its header, its body).
  *   BODY[HEADER], BODY[TEXT]: entry 0.

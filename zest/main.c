@@ -39,7 +39,8 @@ static const struct zest_cmd zest_cmds[] = {
 	{ "start", cmd_start, NEED_INSTANCE, "start" },
 	{ "stop", cmd_stop, NEED_INSTANCE, "stop" },
 	{ "status", cmd_status, NEED_INSTANCE, "status" },
-	{ "reconstruct", cmd_reconstruct, NEED_INSTANCE, "reconstruct ..." },
+	{ "reconstruct", cmd_reconstruct, NEED_MAYBE, "reconstruct USER... | -p MAILDIR..." },
+	{ "dump", cmd_dump, NEED_MAYBE, "dump [-n] USER[/FOLDER] | -p MAILDIR" },
 	{ NULL, NULL, NEED_NONE, NULL }
 };
 

@@ -1,0 +1,1145 @@
+/* SPDX-License-Identifier: ISC */
+#include "mime.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rfc5322.h"
+#include "str.h"
+
+/* The first bytes of a line kept to recognise a boundary line. */
+#define HEAD_MAX	(2 + MIME_BOUNDARY_MAX + 2)
+
+/* A place in the stream: offset, CRLF pairs and LFs before it. */
+struct pos {
+	uint64_t off, crlf, lf;
+};
+
+enum fstate { FS_HDR, FS_BODY };
+
+/* An open entity: the innermost is the one the current line belongs to. */
+struct frame {
+	size_t part;
+	enum fstate state;
+	int bactive;		/* boundary below ends children */
+	size_t blen;
+	char boundary[MIME_BOUNDARY_MAX];
+};
+
+/* What the parser keeps of an entity beside its struct mime_part. */
+struct entity {
+	char *section;
+	struct mime_content ct;
+	struct mime_param *params, *dparams;
+	struct mime_text *langs;
+	struct mime_text hdr[MIME_HDR_COUNT];
+	uint64_t hdr_lf, body_lf;
+	size_t nchild;
+	size_t kept;
+};
+
+struct mime_parser {
+	struct mime_limits lim;
+	struct mime_part *parts;
+	struct entity *ents;
+	size_t nparts, cap;
+	struct frame *stack;
+	size_t nstack;
+	size_t nactive;		/* frames with an active boundary */
+	struct pos cur;		/* after the last byte fed */
+	struct pos lstart;	/* start of the current line */
+	struct pos prevterm;	/* start of the previous line's end */
+	int have_prev;
+	int cr;			/* last byte fed is a CR not yet placed */
+	int skip;		/* the rest of the line cannot matter */
+	int tailjunk;		/* a non-blank byte past head[] */
+	size_t headlen;
+	uint64_t linelen;
+	unsigned char head[HEAD_MAX];
+	struct str field;	/* the header field being read, unfolded */
+	int field_cut;
+	size_t kept_total;
+	int done;
+	int err;		/* errno of a failure, 0 if none */
+};
+
+static const char *const hdr_names[MIME_HDR_COUNT] = {
+	"Content-Type", "Content-Transfer-Encoding", "Content-ID",
+	"Content-Description", "Content-Disposition", "Content-Language",
+	"Content-Location", "Content-MD5", "Date", "Subject", "From",
+	"Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To", "Message-ID",
+};
+
+static int
+is_wsp(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* ASCII case-insensitive equality of s[0..n) and the string z. */
+static int
+eqi(const char *s, size_t n, const char *z)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		unsigned char a = (unsigned char)s[k], b = (unsigned char)z[k];
+		if (b == '\0')
+			return 0;
+		if (a >= 'A' && a <= 'Z')
+			a += 32;
+		if (b >= 'A' && b <= 'Z')
+			b += 32;
+		if (a != b)
+			return 0;
+	}
+	return z[n] == '\0';
+}
+
+static int
+text_is(const struct mime_text *t, const char *z)
+{
+	return t->s != NULL && eqi(t->s, t->n, z);
+}
+
+static int
+text_set(struct mime_text *t, const char *s, size_t n)
+{
+	char *c;
+
+	if (n == SIZE_MAX || (c = malloc(n + 1)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (n)
+		memcpy(c, s, n);
+	c[n] = '\0';
+	t->s = c;
+	t->n = n;
+	return 0;
+}
+
+static void
+text_free(struct mime_text *t)
+{
+	free((void *)t->s);
+	t->s = NULL;
+	t->n = 0;
+}
+
+struct mime_limits
+mime_limits_default(void)
+{
+	struct mime_limits l;
+
+	l.max_depth = 32;
+	l.max_parts = 1000;
+	l.max_field = 8192;
+	l.max_header = 65536;
+	l.max_total = 4u << 20;
+	l.max_boundary = MIME_BOUNDARY_MAX;
+	return l;
+}
+
+/* ---- Content-* fields ---- */
+
+/* End of an RFC 2045 token starting at i. */
+static size_t
+mtoken(const char *s, size_t n, size_t i)
+{
+	unsigned char c;
+
+	for (; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c <= ' ' || c == 127 || strchr("()<>@,;:\\\"/[]?=", c))
+			break;
+	}
+	return i;
+}
+
+/* End of a parameter value written without quotes: lenient, it may hold
+ * tspecials, as broken mailers write "name=a/b.txt". */
+static size_t
+mvalue(const char *s, size_t n, size_t i)
+{
+	unsigned char c;
+
+	for (; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c <= ' ' || c == 127 || c == ';' || c == '(' || c == '"')
+			break;
+	}
+	return i;
+}
+
+/* The next ';' outside quoted strings and comments, or n. */
+static size_t
+skip_param(const char *s, size_t n, size_t i)
+{
+	while (i < n && s[i] != ';') {
+		if (s[i] == '"')
+			(void)rfc5322_quoted(s, n, &i, NULL);
+		else if (s[i] == '(')
+			i = rfc5322_skip_cfws(s, n, i);
+		else
+			i++;
+	}
+	return i;
+}
+
+struct rawparam {
+	struct str name, value;
+};
+
+/* Read "; attr=value" pairs from s[i..n) into raw (at most
+ * MIME_PARAMS_MAX).  Malformed pairs are skipped. */
+static int
+params_raw(const char *s, size_t n, size_t i, struct rawparam *raw,
+    size_t *cnt)
+{
+	struct rawparam *rp;
+	size_t ab, e;
+
+	for (;;) {
+		i = rfc5322_skip_cfws(s, n, i);
+		if (i >= n || *cnt == MIME_PARAMS_MAX)
+			return 0;
+		if (s[i] != ';') {
+			i = skip_param(s, n, i);
+			continue;
+		}
+		ab = i = rfc5322_skip_cfws(s, n, i + 1);
+		e = mtoken(s, n, i);
+		if (e > ab)
+			i = rfc5322_skip_cfws(s, n, e);
+		if (e == ab || i >= n || s[i] != '=') {
+			i = skip_param(s, n, i);
+			continue;
+		}
+		i = rfc5322_skip_cfws(s, n, i + 1);
+		rp = &raw[*cnt];
+		str_clear(&rp->name);
+		str_clear(&rp->value);
+		if (str_append(&rp->name, s + ab, e - ab) < 0)
+			return -1;
+		if (i < n && s[i] == '"') {
+			if (rfc5322_quoted(s, n, &i, &rp->value) < 0)
+				return -1;
+		} else {
+			e = mvalue(s, n, i);
+			if (str_append(&rp->value, s + i, e - i) < 0)
+				return -1;
+			i = e;
+		}
+		(*cnt)++;
+	}
+}
+
+/* "base*N" or "base*N*": 1 with the parts, else 0. */
+static int
+section_name(const struct str *name, size_t *baselen, unsigned *idx,
+    int *enc)
+{
+	const char *s = name->s, *star = memchr(s, '*', name->len);
+	size_t i, digits = 0;
+
+	if (star == NULL || star == s)
+		return 0;
+	*baselen = (size_t)(star - s);
+	*idx = 0;
+	for (i = *baselen + 1; i < name->len && s[i] >= '0' && s[i] <= '9';
+	    i++) {
+		if (++digits > 3)
+			return 0;
+		*idx = *idx * 10 + (unsigned)(s[i] - '0');
+	}
+	if (digits == 0)
+		return 0;
+	*enc = i < name->len && s[i] == '*';
+	return i + (size_t)*enc == name->len;
+}
+
+static int
+same_base(const struct str *a, size_t alen, const struct str *b,
+    size_t blen)
+{
+	size_t k;
+
+	if (alen != blen)
+		return 0;
+	for (k = 0; k < alen; k++) {
+		unsigned char x = (unsigned char)a->s[k];
+		unsigned char y = (unsigned char)b->s[k];
+		if (x >= 'A' && x <= 'Z')
+			x += 32;
+		if (y >= 'A' && y <= 'Z')
+			y += 32;
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
+/* Append v to out, %-escaping what RFC 2231 attribute-char excludes. */
+static int
+pct_append(struct str *out, const struct str *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c;
+	size_t k;
+
+	for (k = 0; k < v->len; k++) {
+		c = (unsigned char)v->s[k];
+		if (c > ' ' && c < 127 && !strchr("*'%()<>@,;:\\\"/[]?=", c)) {
+			if (str_appendc(out, (char)c) < 0)
+				return -1;
+		} else if (str_appendc(out, '%') < 0 ||
+		    str_appendc(out, hex[c >> 4]) < 0 ||
+		    str_appendc(out, hex[c & 15]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+param_set(struct mime_param *o, const struct str *name,
+    const struct str *value)
+{
+	if (text_set(&o->name, str_cstr(name), name->len) < 0)
+		return -1;
+	if (text_set(&o->value, str_cstr(value), value->len) < 0) {
+		text_free(&o->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Join the RFC 2231 pieces of base raw[k] into *o.  0 when there is no
+ * piece 0 (nothing made), 1 made, -1 error. */
+static int
+join_pieces(struct rawparam *raw, size_t cnt, size_t k, struct mime_param *o)
+{
+	struct str name = STR_INIT, val = STR_INIT;
+	size_t blen, jb, j, first[MIME_PARAMS_MAX];
+	unsigned idx, want, npieces = 0, ji;
+	int enc, any = 0, je = 0, r = -1;
+
+	(void)section_name(&raw[k].name, &blen, &idx, &enc);
+	for (want = 0; npieces < MIME_PARAMS_MAX; want++, npieces++) {
+		for (j = 0; j < cnt; j++)
+			if (section_name(&raw[j].name, &jb, &ji, &je) &&
+			    ji == want && same_base(&raw[j].name, jb,
+			    &raw[k].name, blen))
+				break;
+		if (j == cnt)
+			break;
+		first[npieces] = j;
+		any |= je;
+	}
+	if (npieces == 0)
+		return 0;
+	for (j = 0; j < npieces; j++) {
+		struct rawparam *rp = &raw[first[j]];
+		int pe = rp->name.s[rp->name.len - 1] == '*';
+		if ((any && !pe) ? pct_append(&val, &rp->value) < 0 :
+		    str_append(&val, rp->value.s, rp->value.len) < 0)
+			goto out;
+	}
+	if (str_append(&name, raw[first[0]].name.s, blen) < 0 ||
+	    (any && str_appendc(&name, '*') < 0) ||
+	    param_set(o, &name, &val) < 0)
+		goto out;
+	r = 1;
+out:
+	str_free(&name);
+	str_free(&val);
+	return r;
+}
+
+/* Parse the parameters of s[i..n) into a new array *v_r of *n_r. */
+static int
+params_parse(const char *s, size_t n, size_t i, struct mime_param **v_r,
+    size_t *n_r)
+{
+	struct rawparam raw[MIME_PARAMS_MAX];
+	struct mime_param *v = NULL;
+	size_t cnt = 0, k, j, blen, jb;
+	unsigned idx, ji;
+	int enc, je = 0, r = -1;
+
+	for (k = 0; k < MIME_PARAMS_MAX; k++) {
+		str_init(&raw[k].name, 0);
+		str_init(&raw[k].value, 0);
+	}
+	*v_r = NULL;
+	*n_r = 0;
+	if (params_raw(s, n, i, raw, &cnt) < 0)
+		goto out;
+	if (cnt && (v = calloc(cnt, sizeof(*v))) == NULL) {
+		errno = ENOMEM;
+		goto out;
+	}
+	for (k = 0; k < cnt; k++) {
+		if (!section_name(&raw[k].name, &blen, &idx, &enc)) {
+			if (param_set(&v[*n_r], &raw[k].name, &raw[k].value) < 0)
+				goto out;
+			(*n_r)++;
+			continue;
+		}
+		for (j = 0; j < k; j++)
+			if (section_name(&raw[j].name, &jb, &ji, &je) &&
+			    same_base(&raw[j].name, jb, &raw[k].name, blen))
+				break;
+		if (j < k)
+			continue;	/* joined already */
+		if ((je = join_pieces(raw, cnt, k, &v[*n_r])) < 0)
+			goto out;
+		*n_r += (size_t)je;
+	}
+	r = 0;
+out:
+	for (k = 0; k < MIME_PARAMS_MAX; k++) {
+		str_free(&raw[k].name);
+		str_free(&raw[k].value);
+	}
+	*v_r = v;
+	return r;
+}
+
+static void
+params_free(struct mime_param **v, size_t n)
+{
+	size_t k;
+
+	if (*v == NULL)
+		return;
+	for (k = 0; k < n; k++) {
+		text_free(&(*v)[k].name);
+		text_free(&(*v)[k].value);
+	}
+	free(*v);
+	*v = NULL;
+}
+
+/* A token at the start of s[0..n) (after CFWS) into t; its end in *end_r.
+ * 0 when there is none. */
+static int
+first_token(const char *s, size_t n, struct mime_text *t, size_t *end_r)
+{
+	size_t i = rfc5322_skip_cfws(s, n, 0), e = mtoken(s, n, i);
+
+	if (e == i)
+		return 0;
+	*end_r = e;
+	return text_set(t, s + i, e - i) < 0 ? -1 : 1;
+}
+
+static void
+content_clear(struct entity *e)
+{
+	size_t k;
+
+	text_free(&e->ct.type);
+	text_free(&e->ct.subtype);
+	params_free(&e->params, e->ct.nparams);
+	text_free(&e->ct.encoding);
+	text_free(&e->ct.disposition);
+	params_free(&e->dparams, e->ct.ndparams);
+	for (k = 0; k < e->ct.nlanguages; k++)
+		text_free(&e->langs[k]);
+	free(e->langs);
+	e->langs = NULL;
+	memset(&e->ct, 0, sizeof(e->ct));
+}
+
+/* Type and parameters from Content-Type.  1 parsed, 0 invalid, -1 error. */
+static int
+ctype_parse(struct entity *e, const char *s, size_t n)
+{
+	size_t i, t;
+
+	i = rfc5322_skip_cfws(s, n, 0);
+	t = mtoken(s, n, i);
+	if (t == i || text_set(&e->ct.type, s + i, t - i) < 0)
+		return t == i ? 0 : -1;
+	i = rfc5322_skip_cfws(s, n, t);
+	if (i >= n || s[i] != '/')
+		return 0;
+	i = rfc5322_skip_cfws(s, n, i + 1);
+	t = mtoken(s, n, i);
+	if (t == i || text_set(&e->ct.subtype, s + i, t - i) < 0)
+		return t == i ? 0 : -1;
+	if (params_parse(s, n, t, &e->params, &e->ct.nparams) < 0)
+		return -1;
+	e->ct.params = e->params;
+	return 1;
+}
+
+/* The type given when Content-Type is missing or invalid, or when a
+ * container is treated as opaque. */
+static int
+ctype_default(struct entity *e, int digest)
+{
+	text_free(&e->ct.type);
+	text_free(&e->ct.subtype);
+	params_free(&e->params, e->ct.nparams);
+	e->ct.params = NULL;
+	e->ct.nparams = 0;
+	if (digest)
+		return text_set(&e->ct.type, "message", 7) < 0 ||
+		    text_set(&e->ct.subtype, "rfc822", 6) < 0 ? -1 : 0;
+	if (text_set(&e->ct.type, "text", 4) < 0 ||
+	    text_set(&e->ct.subtype, "plain", 5) < 0 ||
+	    (e->params = calloc(1, sizeof(*e->params))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	e->ct.params = e->params;
+	if (text_set(&e->params[0].name, "charset", 7) < 0)
+		return -1;
+	e->ct.nparams = 1;
+	return text_set(&e->params[0].value, "US-ASCII", 8);
+}
+
+/* Content-Language: a list of tags. */
+static int
+langs_parse(struct entity *e, const char *s, size_t n)
+{
+	struct mime_text *v;
+	size_t i = 0, t;
+
+	for (;;) {
+		i = rfc5322_skip_cfws(s, n, i);
+		while (i < n && s[i] == ',')
+			i = rfc5322_skip_cfws(s, n, i + 1);
+		t = mtoken(s, n, i);
+		if (t == i || e->ct.nlanguages == MIME_PARAMS_MAX)
+			return 0;
+		v = realloc(e->langs, (e->ct.nlanguages + 1) * sizeof(*v));
+		if (v == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		e->langs = v;
+		e->ct.languages = v;
+		if (text_set(&v[e->ct.nlanguages], s + i, t - i) < 0)
+			return -1;
+		e->ct.nlanguages++;
+		i = t;
+	}
+}
+
+/* Fill e->ct from the kept Content-* fields. */
+static int
+content_parse(struct mime_parser *p, size_t idx)
+{
+	struct entity *e = &p->ents[idx];
+	const struct mime_text *t = &e->hdr[MIME_HDR_CONTENT_TYPE];
+	size_t par = p->parts[idx].parent, end;
+	int r = 0, digest;
+
+	if (t->s && (r = ctype_parse(e, t->s, t->n)) < 0)
+		return -1;
+	if (r == 0) {
+		digest = t->s == NULL && par != MIME_NONE &&
+		    p->parts[par].kind == MIME_KIND_MULTIPART &&
+		    text_is(&p->ents[par].ct.subtype, "digest");
+		if (ctype_default(e, digest) < 0)
+			return -1;
+		e->ct.defaulted = 1;
+	}
+	t = &e->hdr[MIME_HDR_CONTENT_TRANSFER_ENCODING];
+	if (t->s && first_token(t->s, t->n, &e->ct.encoding, &end) < 0)
+		return -1;
+	t = &e->hdr[MIME_HDR_CONTENT_DISPOSITION];
+	if (t->s) {
+		r = first_token(t->s, t->n, &e->ct.disposition, &end);
+		if (r < 0 || (r > 0 && params_parse(t->s, t->n, end,
+		    &e->dparams, &e->ct.ndparams) < 0))
+			return -1;
+		e->ct.dparams = e->dparams;
+	}
+	t = &e->hdr[MIME_HDR_CONTENT_LANGUAGE];
+	return t->s ? langs_parse(e, t->s, t->n) : 0;
+}
+
+/* ---- the table ---- */
+
+/* prefix, then ".num" (no dot after an empty prefix; nothing for num 0). */
+static char *
+sec_make(const char *prefix, size_t num)
+{
+	struct str s = STR_INIT;
+
+	if (str_appends(&s, prefix) < 0 ||
+	    (num && s.len && str_appendc(&s, '.') < 0) ||
+	    (num && str_appendf(&s, "%zu", num) < 0)) {
+		str_free(&s);
+		return NULL;
+	}
+	return str_steal(&s);
+}
+
+/* A new entity starting at the current position, child of parent, opened
+ * with its header to read.  Takes section (freed on failure). */
+static int
+part_add(struct mime_parser *p, size_t parent, char *section,
+    unsigned flags)
+{
+	struct mime_part *pt;
+	struct entity *e;
+	size_t ncap;
+
+	if (section == NULL)
+		return -1;
+	if (p->nparts == p->cap) {
+		ncap = p->cap ? p->cap * 2 : 8;
+		if (ncap > p->lim.max_parts)
+			ncap = p->lim.max_parts;
+		if ((pt = realloc(p->parts, ncap * sizeof(*pt))) != NULL)
+			p->parts = pt;
+		if (pt == NULL || (e = realloc(p->ents, ncap * sizeof(*e))) ==
+		    NULL) {
+			free(section);
+			errno = ENOMEM;
+			return -1;
+		}
+		p->ents = e;
+		p->cap = ncap;
+	}
+	pt = &p->parts[p->nparts];
+	e = &p->ents[p->nparts];
+	memset(pt, 0, sizeof(*pt));
+	memset(e, 0, sizeof(*e));
+	e->section = section;
+	pt->section = section;
+	pt->parent = parent;
+	pt->next = p->nparts + 1;
+	pt->depth = parent == MIME_NONE ? 0 : p->parts[parent].depth + 1;
+	pt->kind = MIME_KIND_LEAF;
+	pt->flags = flags;
+	pt->hdr_off = pt->body_off = p->cur.off;
+	pt->hdr_crlf = pt->body_crlf = pt->end_crlf = p->cur.crlf;
+	e->hdr_lf = e->body_lf = p->cur.lf;
+	p->stack[p->nstack].part = p->nparts;
+	p->stack[p->nstack].state = FS_HDR;
+	p->stack[p->nstack].bactive = 0;
+	p->nstack++;
+	p->nparts++;
+	return 0;
+}
+
+/* A message entity that is not multipart is named by its body, N.1. */
+static int
+msg_rename(struct mime_parser *p, size_t i)
+{
+	char *s;
+
+	if (i == 0 || !(p->parts[i].flags & MIME_PART_F_MESSAGE))
+		return 0;
+	if ((s = sec_make(p->ents[i].section, 1)) == NULL)
+		return -1;
+	free(p->ents[i].section);
+	p->ents[i].section = s;
+	p->parts[i].section = s;
+	return 0;
+}
+
+static int
+opaque(struct mime_parser *p, size_t i)
+{
+	p->parts[i].kind = MIME_KIND_LEAF;
+	p->parts[i].flags |= MIME_PART_F_OPAQUE;
+	if (ctype_default(&p->ents[i], 0) < 0)
+		return -1;
+	return msg_rename(p, i);
+}
+
+/* The header of the top entity is complete: decide what it is. */
+static int
+structure(struct mime_parser *p, int closing)
+{
+	struct frame *fr = &p->stack[p->nstack - 1];
+	size_t i = fr->part;
+	struct mime_part *pt = &p->parts[i];
+	const struct mime_content *ct = &p->ents[i].ct;
+	const struct mime_text *enc = &ct->encoding;
+	int nest = !closing && pt->depth < p->lim.max_depth;
+	size_t k;
+
+	if (text_is(&ct->type, "multipart")) {
+		for (k = 0; k < ct->nparams; k++)
+			if (text_is(&ct->params[k].name, "boundary"))
+				break;
+		if (!nest || k == ct->nparams || ct->params[k].value.n == 0 ||
+		    ct->params[k].value.n > p->lim.max_boundary)
+			return opaque(p, i);
+		pt->kind = MIME_KIND_MULTIPART;
+		fr->bactive = 1;
+		fr->blen = ct->params[k].value.n;
+		memcpy(fr->boundary, ct->params[k].value.s, fr->blen);
+		p->nactive++;
+		return 0;
+	}
+	if (!text_is(&ct->type, "message") || !text_is(&ct->subtype, "rfc822"))
+		return msg_rename(p, i);
+	if (!nest || p->nparts >= p->lim.max_parts || (enc->s &&
+	    !text_is(enc, "7bit") && !text_is(enc, "8bit") &&
+	    !text_is(enc, "binary")))
+		return opaque(p, i);
+	pt->kind = MIME_KIND_MESSAGE;
+	if (msg_rename(p, i) < 0)
+		return -1;
+	return part_add(p, i, sec_make(i == 0 ? "1" : pt->section, 0),
+	    MIME_PART_F_MESSAGE);
+}
+
+static int
+flush_field(struct mime_parser *p)
+{
+	size_t i = p->stack[p->nstack - 1].part, nlen, v, vn, f;
+	struct entity *e = &p->ents[i];
+	const char *val;
+
+	nlen = rfc5322_field_name(p->field.s, p->field.len, &v);
+	for (f = 0; nlen && f < MIME_HDR_COUNT; f++)
+		if (eqi(p->field.s, nlen, hdr_names[f]))
+			break;
+	if (nlen == 0 || f == MIME_HDR_COUNT || e->hdr[f].s != NULL ||
+	    (f >= MIME_HDR_DATE && !(p->parts[i].flags & MIME_PART_F_MESSAGE)))
+		goto out;
+	val = p->field.s + v;
+	vn = p->field.len - v;
+	rfc5322_trim(&val, &vn);
+	if (p->field_cut || e->kept + vn > p->lim.max_header ||
+	    p->kept_total + vn > p->lim.max_total)
+		p->parts[i].flags |= MIME_PART_F_HDR_CUT;
+	if (e->kept + vn > p->lim.max_header ||
+	    p->kept_total + vn > p->lim.max_total)
+		goto out;
+	if (text_set(&e->hdr[f], val, vn) < 0)
+		return -1;
+	e->kept += vn;
+	p->kept_total += vn;
+out:
+	str_clear(&p->field);
+	p->field_cut = 0;
+	return 0;
+}
+
+/* The header of the top entity ends at at (closing: cut short by the end
+ * of its part). */
+static int
+hdr_done(struct mime_parser *p, const struct pos *at, int closing)
+{
+	struct frame *fr = &p->stack[p->nstack - 1];
+	struct mime_part *pt = &p->parts[fr->part];
+
+	if (p->field.len && flush_field(p) < 0)
+		return -1;
+	pt->hdr_size = at->off - pt->hdr_off;
+	pt->body_off = at->off;
+	pt->body_crlf = pt->end_crlf = at->crlf;
+	p->ents[fr->part].body_lf = at->lf;
+	if (closing)
+		pt->flags |= MIME_PART_F_NO_BLANK;
+	fr->state = FS_BODY;
+	if (content_parse(p, fr->part) < 0)
+		return -1;
+	return structure(p, closing);
+}
+
+/* Close the top entity at E (or at its start when E is before it). */
+static int
+close_top(struct mime_parser *p, const struct pos *E)
+{
+	struct frame *fr = &p->stack[p->nstack - 1];
+	size_t i = fr->part;
+	struct mime_part *pt = &p->parts[i];
+	struct pos at = *E;
+
+	if (fr->state == FS_HDR) {
+		if (at.off < pt->hdr_off) {
+			at.off = pt->hdr_off;
+			at.crlf = pt->hdr_crlf;
+			at.lf = p->ents[i].hdr_lf;
+		}
+		if (hdr_done(p, &at, 1) < 0)
+			return -1;
+		at = *E;
+	}
+	if (at.off < pt->body_off) {
+		at.off = pt->body_off;
+		at.crlf = pt->body_crlf;
+		at.lf = p->ents[i].body_lf;
+	}
+	pt->body_size = at.off - pt->body_off;
+	pt->end_crlf = at.crlf;
+	pt->body_lines = at.lf - p->ents[i].body_lf;
+	if (fr->bactive)
+		p->nactive--;
+	fr->bactive = 0;
+	pt->next = p->nparts;
+	p->nstack--;
+	if (pt->kind == MIME_KIND_MULTIPART && p->ents[i].nchild == 0)
+		return opaque(p, i);
+	return 0;
+}
+
+/* ---- lines ---- */
+
+/* Is the current line a boundary line of an open multipart?  Innermost
+ * first; *fi_r the frame, *close_r for "--boundary--". */
+static int
+boundary_line(const struct mime_parser *p, size_t *fi_r, int *close_r)
+{
+	const unsigned char *h = p->head;
+	const struct frame *fr;
+	size_t k, r;
+
+	if (p->skip || p->nactive == 0 || p->tailjunk || p->headlen < 3 ||
+	    h[0] != '-' || h[1] != '-')
+		return 0;
+	for (k = p->nstack; k-- > 0;) {
+		fr = &p->stack[k];
+		if (!fr->bactive || p->headlen < 2 + fr->blen ||
+		    memcmp(h + 2, fr->boundary, fr->blen) != 0)
+			continue;
+		r = 2 + fr->blen;
+		*close_r = p->headlen >= r + 2 && h[r] == '-' && h[r + 1] == '-';
+		if (*close_r)
+			r += 2;
+		while (r < p->headlen && is_wsp(h[r]))
+			r++;
+		if (r == p->headlen) {
+			*fi_r = k;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A boundary line of frame fi: close what is inside, open the next part. */
+static int
+on_boundary(struct mime_parser *p, size_t fi, int close)
+{
+	struct pos E = p->have_prev ? p->prevterm : p->lstart;
+	struct frame *fr;
+	size_t m;
+
+	while (p->nstack - 1 > fi)
+		if (close_top(p, &E) < 0)
+			return -1;
+	fr = &p->stack[fi];
+	m = fr->part;
+	if (close) {
+		fr->bactive = 0;
+		p->nactive--;
+		return 0;
+	}
+	if (p->nparts >= p->lim.max_parts) {
+		p->parts[m].flags |= MIME_PART_F_TRUNCATED;
+		return 0;
+	}
+	p->ents[m].nchild++;
+	return part_add(p, m, sec_make(p->parts[m].section,
+	    p->ents[m].nchild), 0);
+}
+
+/* The current line ended; term is where its line end began. */
+static int
+eol(struct mime_parser *p)
+{
+	struct frame *fr = &p->stack[p->nstack - 1];
+	size_t fi;
+	int close;
+
+	if (boundary_line(p, &fi, &close))
+		return on_boundary(p, fi, close);
+	if (fr->state == FS_HDR && p->linelen == 0)
+		return hdr_done(p, &p->cur, 0);
+	return 0;
+}
+
+static void
+line_reset(struct mime_parser *p)
+{
+	p->lstart = p->cur;
+	p->headlen = 0;
+	p->linelen = 0;
+	p->tailjunk = 0;
+	p->skip = p->stack[p->nstack - 1].state != FS_HDR && p->nactive == 0;
+}
+
+/* An LF (after a CR when crlf) at the current position. */
+static int
+line_end(struct mime_parser *p, int crlf)
+{
+	struct pos term = p->cur;
+	int r;
+
+	term.off -= (uint64_t)crlf;
+	p->cur.off++;
+	p->cur.lf++;
+	p->cur.crlf += (uint64_t)crlf;
+	r = eol(p);
+	p->prevterm = term;
+	p->have_prev = 1;
+	line_reset(p);
+	return r;
+}
+
+/* A byte of line content (not the line end). */
+static int
+content(struct mime_parser *p, unsigned char c)
+{
+	struct frame *fr = &p->stack[p->nstack - 1];
+
+	if (p->headlen < HEAD_MAX)
+		p->head[p->headlen++] = c;
+	else if (!is_wsp(c))
+		p->tailjunk = 1;
+	p->linelen++;
+	if (fr->state == FS_BODY) {
+		if (p->linelen <= 2 ? c != '-' : p->tailjunk)
+			p->skip = 1;
+		return 0;
+	}
+	if (p->linelen == 1 && !is_wsp(c) && p->field.len &&
+	    flush_field(p) < 0)
+		return -1;
+	if (p->field.len < p->lim.max_field)
+		return str_appendc(&p->field, (char)c);
+	p->field_cut = 1;
+	return 0;
+}
+
+static int
+feed_byte(struct mime_parser *p, unsigned char c)
+{
+	if (c == '\n') {
+		int crlf = p->cr;
+		p->cr = 0;
+		return line_end(p, crlf);
+	}
+	if (p->cr) {
+		p->cr = 0;
+		if (content(p, '\r') < 0)
+			return -1;
+	}
+	p->cur.off++;
+	if (c == '\r') {
+		p->cr = 1;
+		return 0;
+	}
+	return content(p, c);
+}
+
+/* The rest of a line that cannot matter: find its end fast. */
+static int
+skip_line(struct mime_parser *p, const unsigned char *s, size_t *ip,
+    size_t n)
+{
+	size_t i = *ip, j;
+	const unsigned char *q = memchr(s + i, '\n', n - i);
+	int crlf;
+
+	if (q == NULL) {
+		p->cur.off += n - i;
+		p->cr = s[n - 1] == '\r';
+		*ip = n;
+		return 0;
+	}
+	j = (size_t)(q - s);
+	crlf = j > i ? s[j - 1] == '\r' : p->cr;
+	p->cur.off += j - i;
+	p->cr = 0;
+	*ip = j + 1;
+	return line_end(p, crlf);
+}
+
+static int
+fail(struct mime_parser *p)
+{
+	if (p->err == 0)
+		p->err = errno ? errno : ENOMEM;
+	errno = p->err;
+	return -1;
+}
+
+int
+mime_parser_feed(struct mime_parser *p, const void *buf, size_t n)
+{
+	const unsigned char *s = buf;
+	size_t i = 0;
+
+	if (p->err || p->done) {
+		errno = p->err ? p->err : EINVAL;
+		return -1;
+	}
+	while (i < n) {
+		if (p->skip) {
+			if (skip_line(p, s, &i, n) < 0)
+				return fail(p);
+		} else if (feed_byte(p, s[i++]) < 0)
+			return fail(p);
+	}
+	return 0;
+}
+
+int
+mime_parser_finish(struct mime_parser *p)
+{
+	struct pos end;
+
+	if (p->err || p->done) {
+		errno = p->err ? p->err : EINVAL;
+		return -1;
+	}
+	if (p->cr) {
+		p->cr = 0;
+		if (!p->skip && content(p, '\r') < 0)
+			return fail(p);
+	}
+	if (p->cur.off > p->lstart.off && !p->skip && eol(p) < 0)
+		return fail(p);
+	end = p->cur;
+	while (p->nstack > 0)
+		if (close_top(p, &end) < 0)
+			return fail(p);
+	p->done = 1;
+	return 0;
+}
+
+/* ---- life and results ---- */
+
+struct mime_parser *
+mime_parser_new(const struct mime_limits *lim)
+{
+	struct mime_parser *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->lim = lim ? *lim : mime_limits_default();
+	if (p->lim.max_depth > MIME_DEPTH_HARDMAX)
+		p->lim.max_depth = MIME_DEPTH_HARDMAX;
+	if (p->lim.max_boundary > MIME_BOUNDARY_MAX)
+		p->lim.max_boundary = MIME_BOUNDARY_MAX;
+	if (p->lim.max_parts < 1)
+		p->lim.max_parts = 1;
+	str_init(&p->field, 0);
+	p->stack = calloc(p->lim.max_depth + 1, sizeof(*p->stack));
+	if (p->stack == NULL || part_add(p, MIME_NONE, sec_make("", 0),
+	    MIME_PART_F_MESSAGE) < 0) {
+		mime_parser_free(&p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	line_reset(p);
+	return p;
+}
+
+void
+mime_parser_free(struct mime_parser **pp)
+{
+	struct mime_parser *p = *pp;
+	size_t i, f;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nparts; i++) {
+		content_clear(&p->ents[i]);
+		for (f = 0; f < MIME_HDR_COUNT; f++)
+			text_free(&p->ents[i].hdr[f]);
+		free(p->ents[i].section);
+	}
+	free(p->parts);
+	free(p->ents);
+	free(p->stack);
+	str_free(&p->field);
+	free(p);
+	*pp = NULL;
+}
+
+size_t
+mime_part_count(const struct mime_parser *p)
+{
+	return p->nparts;
+}
+
+const struct mime_part *
+mime_part_get(const struct mime_parser *p, size_t i)
+{
+	return i < p->nparts ? &p->parts[i] : NULL;
+}
+
+const struct mime_part *
+mime_parts(const struct mime_parser *p)
+{
+	return p->parts;
+}
+
+const struct mime_content *
+mime_part_content(const struct mime_parser *p, size_t i)
+{
+	return i < p->nparts ? &p->ents[i].ct : NULL;
+}
+
+const struct mime_text *
+mime_part_header(const struct mime_parser *p, size_t i, enum mime_hdr f)
+{
+	if (i >= p->nparts || (unsigned)f >= MIME_HDR_COUNT ||
+	    p->ents[i].hdr[f].s == NULL)
+		return NULL;
+	return &p->ents[i].hdr[f];
+}
+
+size_t
+mime_parser_memory(const struct mime_parser *p)
+{
+	const struct entity *e;
+	size_t m, i, k;
+
+	m = sizeof(*p) + p->cap * (sizeof(*p->parts) + sizeof(*p->ents)) +
+	    (p->lim.max_depth + 1) * sizeof(*p->stack) + p->field.cap;
+	for (i = 0; i < p->nparts; i++) {
+		e = &p->ents[i];
+		m += strlen(e->section) + 1 + e->ct.type.n + e->ct.subtype.n +
+		    e->ct.encoding.n + e->ct.disposition.n + 4;
+		for (k = 0; k < MIME_HDR_COUNT; k++)
+			m += e->hdr[k].s ? e->hdr[k].n + 1 : 0;
+		for (k = 0; k < e->ct.nparams; k++)
+			m += sizeof(struct mime_param) + e->params[k].name.n +
+			    e->params[k].value.n + 2;
+		for (k = 0; k < e->ct.ndparams; k++)
+			m += sizeof(struct mime_param) + e->dparams[k].name.n +
+			    e->dparams[k].value.n + 2;
+		for (k = 0; k < e->ct.nlanguages; k++)
+			m += sizeof(struct mime_text) + e->langs[k].n + 1;
+	}
+	return m;
+}
+
+int
+mime_section_find(const struct mime_part *parts, size_t n,
+    const char *section, size_t *idx_r)
+{
+	size_t i;
+
+	if (n > 0 && strcmp(section, "1") == 0 &&
+	    parts[0].kind != MIME_KIND_MULTIPART) {
+		*idx_r = 0;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(parts[i].section, section) == 0) {
+			*idx_r = i;
+			return 0;
+		}
+	}
+	errno = ENOENT;
+	return -1;
+}

@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: ISC
+"""Helpers for the integration tests: a Zest instance in a temporary
+directory, driven only through the instance contract (zest init, useradd,
+...) and the programs' command lines.  ZEST_BIN names the build's bin/."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ.get("ZEST_BIN") or os.path.abspath("build/bin")
+ASAN = os.environ.get("ZEST_ASAN") == "1"
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def skip(msg):
+    print(msg)
+    sys.exit(77)
+
+
+class Instance:
+    def __init__(self, port_base=None, domain="localhost"):
+        base = tempfile.mkdtemp(prefix="zest-it-")
+        os.chmod(base, 0o755)  # the mail uid must reach the instance
+        self.base = base
+        self.dir = os.path.join(base, "inst")
+        args = ["init", self.dir, "--domain", domain]
+        if port_base is not None:
+            args += ["--port-base", str(port_base)]
+        r = self.zest(*args)
+        check(r.returncode == 0, "zest init: %s" % r.stderr)
+
+    def zest(self, *args, input=None):
+        cmd = [os.path.join(BIN, "zest"), "-C", self.dir] if args[0] != "init" \
+            else [os.path.join(BIN, "zest")]
+        return subprocess.run(cmd + list(args), input=input,
+                              capture_output=True, text=True)
+
+    def useradd(self, name, pw="secret"):
+        r = self.zest("useradd", name, pw)
+        check(r.returncode == 0, "useradd %s: %s" % (name, r.stderr))
+        return os.path.join(self.dir, "mail", name)
+
+    def set_conf(self, key, value):
+        path = os.path.join(self.dir, "zest.conf")
+        lines = open(path).read().splitlines()
+        out = [l for l in lines if not re.match(r"\s*%s\s*=" % re.escape(key), l)]
+        out.append("%s = %s" % (key, value))
+        open(path, "w").write("\n".join(out) + "\n")
+
+    def deliver_cmd(self, *args):
+        return [os.path.join(BIN, "deliver"), "-C", self.dir] + list(args)
+
+    def deliver(self, data, *args):
+        if isinstance(data, str):
+            data = data.encode()
+        return subprocess.run(self.deliver_cmd(*args), input=data,
+                              capture_output=True)
+
+    def dump(self, who, sync=True, ok=True):
+        args = ["dump"] + ([] if sync else ["-n"]) + [who]
+        r = self.zest(*args)
+        if ok:
+            check(r.returncode == 0, "dump %s: rc %d %s %s" %
+                  (who, r.returncode, r.stderr, r.stdout[-500:]))
+        return parse_dump(r.stdout), r
+
+    def cleanup(self):
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def parse_dump(text):
+    """{'header': {...}, 'msgs': [{'uid':..,'size':..,'flags':..,'file':..}]}"""
+    hdr, msgs = {}, []
+    for line in text.splitlines():
+        if line.startswith("mailbox "):
+            f = line.split()
+            hdr = {f[i]: f[i + 1] for i in range(2, len(f) - 1, 2)}
+            hdr = {k: int(v) for k, v in hdr.items()}
+        elif line.startswith("uid "):
+            m = re.match(r"uid (\d+) size (\d+) modseq (\d+) date (-?\d+) "
+                         r"flags \(([^)]*)\) (raw|text) (\S+)( missing)?$", line)
+            check(m is not None, "bad dump line: %r" % line)
+            msgs.append({"uid": int(m.group(1)), "size": int(m.group(2)),
+                         "modseq": int(m.group(3)), "flags": m.group(5),
+                         "raw": m.group(6) == "raw", "file": m.group(7),
+                         "missing": m.group(8) is not None})
+    return {"header": hdr, "msgs": msgs}
+
+
+def wire_size(path, raw):
+    data = open(path, "rb").read()
+    return len(data) if raw else len(data) + data.count(b"\n")
+
+
+def message(token, body_lines=3, extra=""):
+    body = "".join("line %d of %s\n" % (i, token) for i in range(body_lines))
+    return ("From: sender@example.org\nTo: alice@localhost\n"
+            "Subject: test %s\nMessage-ID: <%s@test>\n%s\n%s" %
+            (token, token, extra, body))
+
+
+def files_in(maildir):
+    out = []
+    for sub in ("new", "cur"):
+        for n in os.listdir(os.path.join(maildir, sub)):
+            if not n.startswith("."):
+                out.append(sub + "/" + n)
+    return sorted(out)
+
+
+def token_of(path):
+    m = re.search(rb"^Subject: test (\S+)", open(path, "rb").read(), re.M)
+    return m.group(1).decode() if m else None
