@@ -16,8 +16,8 @@
  * missing Content-Transfer-Encoding is "7BIT".  BODYSTRUCTURE always gives
  * all four extension fields (md5, disposition, language, location).
  * A Content-Language of one tag is a string, of several a list.
- * Sizes are body octets as fed to the parser; lines are given for TEXT/*
- * and MESSAGE/RFC822.
+ * Sizes are body octets as fed to the parser; lines are given for TEXT
+ * types and MESSAGE/RFC822.
  *
  * Addresses: ((name adl mailbox host) ...) with quoting removed; a group is
  * (NIL NIL "name" NIL) ... (NIL NIL NIL NIL); when a mailbox has no display

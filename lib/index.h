@@ -27,8 +27,8 @@
 #define REC_EXPUNGED	0x0100u	/* gone; kept until the file is compacted */
 #define REC_RAW		0x0200u	/* file holds the exact wire bytes */
 #define REC_IN_NEW	0x0400u	/* file is in new/ (else cur/) */
-#define REC_NOSIZE	0x0800u	/* size not known yet (see mailbox_fill) */
-#define REC_RECENT_DONE	0x1000u	/* reserved for \Recent bookkeeping */
+#define REC_RESERVED	0xf800u	/* reserved, written as 0 */
+
 
 /* index_header.flags */
 #define IDX_NEW_RACY	0x01u	/* new/ mtime was recorded within its tick */

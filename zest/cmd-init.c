@@ -68,8 +68,8 @@ static const struct init_table init_tables[] = {
 	{ "domains", "# domains: DOMAIN -- the domains delivered here.\n" },
 	{ "routes", "# routes: DOMAIN HOST[:PORT] -- send mail for DOMAIN "
 	    "to HOST instead of its MX.\n" },
-	{ "relay-clients", "# relay-clients: ADDRESS -- clients (IP "
-	    "address or prefix) that may relay without AUTH.\n" },
+	{ "relay-clients", "# relay-clients: ADDRESS -- IP addresses of "
+	    "clients that may relay without AUTH.\n" },
 	{ NULL, NULL }
 };
 
@@ -132,7 +132,9 @@ init_args(int argc, char **argv, struct init_opts *o)
 		return -1;
 	}
 	if (!instance_valid_hostname(o->hostname)) {
-		zest_err("invalid hostname '%s'", o->hostname);
+		zest_err("invalid hostname '%s'%s", o->hostname,
+		    o->hostname == o->hostbuf ? " (the system's; give "
+		    "--hostname)" : "");
 		return -1;
 	}
 	return 0;
