@@ -228,16 +228,27 @@ envelope_envelope(const struct mime_parser *p, size_t part, struct str *out)
 /* ---- BODY, BODYSTRUCTURE ---- */
 
 static int
-params(struct str *out, const struct mime_param *v, size_t n)
+is_text(const struct mime_text *t, const char *z)
+{
+	return t->n == strlen(z) && strncasecmp(t->s, z, t->n) == 0;
+}
+
+/* body-fld-param; charset first when text lacks one (RFC 2046 4.1.2). */
+static int
+params(struct str *out, const struct mime_param *v, size_t n, int text)
 {
 	size_t k;
 
-	if (n == 0)
+	for (k = 0; text && k < n; k++)
+		if (is_text(&v[k].name, "charset"))
+			text = 0;
+	if (n == 0 && !text)
 		return str_appends(out, "NIL");
-	if (str_appendc(out, '(') < 0)
+	if (str_appendc(out, '(') < 0 ||
+	    (text && str_appends(out, "\"CHARSET\" \"US-ASCII\"") < 0))
 		return -1;
 	for (k = 0; k < n; k++)
-		if ((k > 0 && str_appendc(out, ' ') < 0) ||
+		if (((k > 0 || text) && str_appendc(out, ' ') < 0) ||
 		    upper_string(out, v[k].name.s, v[k].name.n) < 0 ||
 		    str_appendc(out, ' ') < 0 ||
 		    envelope_string(out, v[k].value.s, v[k].value.n) < 0)
@@ -258,7 +269,7 @@ ext_tail(const struct mime_parser *p, size_t i, struct str *out)
 	} else if (str_appendc(out, '(') < 0 || upper_string(out,
 	    ct->disposition.s, ct->disposition.n) < 0 ||
 	    str_appendc(out, ' ') < 0 ||
-	    params(out, ct->dparams, ct->ndparams) < 0 ||
+	    params(out, ct->dparams, ct->ndparams, 0) < 0 ||
 	    str_appendc(out, ')') < 0)
 		return -1;
 	if (str_appendc(out, ' ') < 0)
@@ -298,7 +309,7 @@ body_multi(const struct mime_parser *p, size_t i, int ext, struct str *out,
 	    upper_string(out, ct->subtype.s, ct->subtype.n) < 0)
 		return -1;
 	if (ext && (str_appendc(out, ' ') < 0 ||
-	    params(out, ct->params, ct->nparams) < 0 ||
+	    params(out, ct->params, ct->nparams, 0) < 0 ||
 	    str_appendc(out, ' ') < 0 || ext_tail(p, i, out) < 0))
 		return -1;
 	return str_appendc(out, ')');
@@ -310,13 +321,14 @@ body_leaf(const struct mime_parser *p, size_t i, int ext, struct str *out,
 {
 	const struct mime_part *pt = mime_part_get(p, i);
 	const struct mime_content *ct = mime_part_content(p, i);
+	int text = is_text(&ct->type, "text");
 
 	if (str_appendc(out, '(') < 0 ||
 	    upper_string(out, ct->type.s, ct->type.n) < 0 ||
 	    str_appendc(out, ' ') < 0 ||
 	    upper_string(out, ct->subtype.s, ct->subtype.n) < 0 ||
 	    str_appendc(out, ' ') < 0 ||
-	    params(out, ct->params, ct->nparams) < 0 ||
+	    params(out, ct->params, ct->nparams, text) < 0 ||
 	    str_appendc(out, ' ') < 0 ||
 	    hdr_nstring(p, i, MIME_HDR_CONTENT_ID, out) < 0 ||
 	    str_appendc(out, ' ') < 0 ||
@@ -330,8 +342,7 @@ body_leaf(const struct mime_parser *p, size_t i, int ext, struct str *out,
 	    env(p, i + 1, out) < 0 || str_appendc(out, ' ') < 0 ||
 	    body(p, i + 1, ext, out, depth + 1) < 0))
 		return -1;
-	if ((pt->kind == MIME_KIND_MESSAGE || (ct->type.n == 4 &&
-	    strncasecmp(ct->type.s, "text", 4) == 0)) &&
+	if ((pt->kind == MIME_KIND_MESSAGE || text) &&
 	    str_appendf(out, " %" PRIu64, pt->body_lines) < 0)
 		return -1;
 	if (ext && (str_appendc(out, ' ') < 0 ||

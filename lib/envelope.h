@@ -13,7 +13,9 @@
  * header text as in the message.  Header text is raw: unfolded, blanks at
  * the ends trimmed, encoded-words not decoded.  Defaults: a part without
  * (valid) Content-Type is ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") ...), a
- * missing Content-Transfer-Encoding is "7BIT".  BODYSTRUCTURE always gives
+ * TEXT part without a charset gets "CHARSET" "US-ASCII" first in its
+ * parameters (RFC 2046 4.1.2), a missing Content-Transfer-Encoding is
+ * "7BIT".  BODYSTRUCTURE always gives
  * all four extension fields (md5, disposition, language, location).
  * A Content-Language of one tag is a string, of several a list.
  * Sizes are body octets as fed to the parser; lines are given for TEXT

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * zest start, stop, status.  The services of an instance are the rows of
- * zest_services below; start checks the instance, launches every row in
- * order and records the instance as started in run_dir/started; stop halts
- * the rows in reverse order and removes the record.
- *
- * This build has no network services yet, so the table is empty and
- * start/stop only check the instance and keep the record.
+ * zest start, stop, status.  start checks that the instance can run
+ * (directories, compiled tables, TLS files) and records it as started in
+ * run_dir/started; stop removes the record.  This build has no network
+ * services: the programs that listen (smtpd, imapd, ...) arrive with their
+ * issues, and with them the code that launches and halts them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,49 +21,10 @@
 
 #define SERVICE_STARTED "started"
 
-/* One service of the instance. */
-struct service {
-	const char *name;	/* its record is run_dir/NAME.pid */
-	const char *prog;	/* the program, in libexec_dir */
-	unsigned port;		/* standard port (listens on port_base + it) */
-	int implicit_tls;	/* TLS from the first byte (465, 993, 995) */
-};
-
-static const struct service zest_services[] = {
-	/* Rows land with their programs, e.g. { "smtp", "smtpd", 25, 0 }. */
-	{ NULL, NULL, 0, 0 }
-};
-
 /* The tables every instance has. */
 static const char *const service_tables[] = {
 	USERS_TABLE, "aliases", "domains", "routes", "relay-clients", NULL
 };
-
-/* Launch one service and return once its port answers. */
-static int
-service_launch(const struct instance *inst, const struct service *s,
-    struct str *err)
-{
-	struct str prog = STR_INIT;
-	int r = -1;
-
-	if (str_appendf(&prog, "%s/%s", inst->libexec_dir, s->prog) < 0)
-		str_appendf(err, "out of memory");
-	else if (access(prog.s, X_OK) < 0)
-		str_appendf(err, "%s: %s", prog.s, strerror(errno));
-	else
-		str_appendf(err, "%s: launching is not in this build", s->name);
-	str_free(&prog);
-	return r;
-}
-
-/* Halt one service and return once it has exited. */
-static int
-service_halt(const struct instance *inst, const struct service *s,
-    struct str *err)
-{
-	return 0;
-}
 
 /* Check that path is a directory; prints the problem. */
 static int
@@ -143,43 +102,6 @@ service_record(const struct instance *inst, struct str *p)
 	return -1;
 }
 
-/* Halt the first n services, last first. */
-static void
-service_halt_n(const struct instance *inst, size_t n)
-{
-	struct str err = STR_INIT;
-
-	while (n-- > 0) {
-		str_clear(&err);
-		if (service_halt(inst, &zest_services[n], &err) < 0)
-			zest_err("stopping %s: %s", zest_services[n].name,
-			    str_cstr(&err));
-	}
-	str_free(&err);
-}
-
-/* Launch every service; on a failure halt those already running. */
-static int
-service_launch_all(const struct instance *inst, size_t *n_r)
-{
-	struct str err = STR_INIT;
-	size_t n;
-
-	for (n = 0; zest_services[n].name != NULL; n++) {
-		str_clear(&err);
-		if (service_launch(inst, &zest_services[n], &err) < 0) {
-			zest_err("starting %s: %s", zest_services[n].name,
-			    str_cstr(&err));
-			service_halt_n(inst, n);
-			str_free(&err);
-			return -1;
-		}
-	}
-	str_free(&err);
-	*n_r = n;
-	return 0;
-}
-
 static int
 service_write_record(const char *path)
 {
@@ -201,7 +123,6 @@ int
 cmd_start(struct instance *inst, int argc, char **argv)
 {
 	struct str rec = STR_INIT;
-	size_t n = 0;
 	int r = ZEST_FAIL;
 
 	if (argc != 1)
@@ -217,17 +138,12 @@ cmd_start(struct instance *inst, int argc, char **argv)
 		r = ZEST_OK;
 		goto out;
 	}
-	if (service_launch_all(inst, &n) < 0)
+	if (service_write_record(rec.s) < 0)
 		goto out;
-	if (service_write_record(rec.s) < 0) {
-		service_halt_n(inst, n);
-		goto out;
-	}
 	if (geteuid() != 0)
 		printf("zest: not run as root: every service runs as uid %ld\n",
 		    (long)geteuid());
-	if (n == 0)
-		printf("zest: no network services in this build\n");
+	printf("zest: no network services in this build\n");
 	printf("zest: started\n");
 	r = ZEST_OK;
 out:
@@ -239,16 +155,12 @@ int
 cmd_stop(struct instance *inst, int argc, char **argv)
 {
 	struct str rec = STR_INIT;
-	size_t n;
 	int r = ZEST_FAIL, gone;
 
 	if (argc != 1)
 		return zest_usage("stop");
 	if (service_record(inst, &rec) < 0)
 		goto out;
-	for (n = 0; zest_services[n].name != NULL; n++)
-		;
-	service_halt_n(inst, n);
 	gone = unlink(rec.s) < 0 ? errno : 0;
 	if (gone != 0 && gone != ENOENT) {
 		zest_err("%s: %s", rec.s, strerror(gone));
@@ -290,7 +202,6 @@ service_users(const struct instance *inst)
 int
 cmd_status(struct instance *inst, int argc, char **argv)
 {
-	const struct service *s;
 	struct str rec = STR_INIT;
 	int started;
 
@@ -304,9 +215,7 @@ cmd_status(struct instance *inst, int argc, char **argv)
 	printf("domain: %s\nhostname: %s\nport base: %u\n", inst->domain,
 	    inst->hostname, inst->port_base);
 	service_users(inst);
-	for (s = zest_services; s->name != NULL; s++)
-		printf("service %s: %s:%u\n", s->name, inst->listen_address,
-		    instance_port(inst, s->port));
+	printf("services: none in this build\n");
 	printf("state: %s\n", started ? "started" : "stopped");
 	return ZEST_OK;
 }
