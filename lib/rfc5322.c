@@ -314,10 +314,16 @@ words_text(const struct alex *start, size_t count, int spaced,
 static int
 domain(struct alex *lx, struct str *out, struct tok *stop_r)
 {
+	int dot = 1;
+
 	for (;;) {
 		lex_next(lx, stop_r);
-		if (stop_r->type != TK_ATOM && stop_r->type != TK_DOMLIT &&
-		    !is_sp(stop_r, '.'))
+		if (is_sp(stop_r, '.'))
+			dot = 1;
+		else if (dot && (stop_r->type == TK_ATOM ||
+		    stop_r->type == TK_DOMLIT))
+			dot = 0;
+		else
 			return 0;
 		if (tok_append(lx, stop_r, out) < 0)
 			return -1;
@@ -388,12 +394,12 @@ mailbox_done(struct aparse *ap, struct rfc5322_addr *a)
 	return 0;
 }
 
-/* An obsolete route "@a,@b:" starting at *t (nothing when *t is not '@');
- * *t gets the token after it.  0 done, 1 malformed, -1 error. */
+/* An obsolete route "@a,@b:" starting at *t (nothing unless *t is '@' or
+ * ','); *t gets the token after it.  0 done, 1 malformed, -1 error. */
 static int
 route(struct aparse *ap, struct str *out, struct tok *t)
 {
-	if (!is_sp(t, '@'))
+	if (!is_sp(t, '@') && !is_sp(t, ','))
 		return 0;
 	while (is_sp(t, '@') || is_sp(t, ',')) {
 		if (is_sp(t, ',')) {

@@ -126,6 +126,17 @@ test_append_text_and_wire(void **state)
 	assert_true(r.flags & REC_RAW);
 	assert_int_equal(r.size, 16);
 	assert_true(r.modseq > 0);
+	/* the cache entry came with the delivery */
+	{
+		const unsigned char *pl, *d;
+		size_t pn, dn;
+
+		assert_int_equal(mailbox_cached(f->mb, &r, &pl, &pn), 0);
+		assert_int_equal(cache_item_find(pl, pn, CI_BODYSTRUCTURE, &d, &dn), 1);
+		assert_true(dn > 10);
+		assert_int_equal(cache_item_find(pl, pn, CI_ENVELOPE, &d, &dn), 1);
+		assert_memory_equal(d, "(NIL NIL NIL", 12);
+	}
 	str_free(&body);
 }
 

@@ -100,7 +100,9 @@ static const struct addr_case addr_cases[] = {
 	/* garbage is skipped up to the next comma */
 	{ "<<<>>>, ok@x.test", "||ok|x.test" },
 	{ "a@b.test junk junk, c@d.test", "||a|b.test, ||c|d.test" },
-	{ "<a@b.test, c@d.test>", "||c|d.test" },
+	{ "<a@b.test, c@d.test>", "||a|b.test, ||c|d.test" },
+	{ "<,a@b.test>, c@d.test", "||c|d.test" },
+	{ "a@b..test", "||a|b..test" },
 	{ "<@r1.example a@b.test>, z@z.test", "||z|z.test" },
 	{ ")]>, a@b.test", "||a|b.test" },
 	{ "a@b.test,,,c@d.test,", "||a|b.test, ||c|d.test" },
