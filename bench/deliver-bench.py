@@ -285,7 +285,8 @@ def gen_corpus(cfg, path, count, seed, owner, small):
     out = run(argv)
     log("corpus %s: %d messages in %.1f s" % (os.path.basename(path), count,
                                               time.monotonic() - t0))
-    return out.splitlines()[0] if out else ""
+    first = out.splitlines()[0] if out else ""
+    return re.sub(r" to \S+: ", ": ", first)
 
 
 def maildir_files(md):
