@@ -214,8 +214,8 @@ init_conftext(const struct init_opts *o, const char *abs, struct str *t)
 	    "vmail_user = %s\n\n"
 	    "message_size_limit = 100M\nmax_recipients = 1000\n"
 	    "queue_lifetime = 5d\nlock_timeout = 30s\n\n"
-	    "# The programs' messages go to stderr, which `zest start` sends "
-	    "to log_dir.\nlog = stderr\n", abs, o->domain, o->hostname,
+	    "# Where the programs log: syslog (facility mail) or stderr.\n"
+	    "log = syslog\n", abs, o->domain, o->hostname,
 	    o->port_base, libexec.len ? "# Where the programs are.\n"
 	    "libexec_dir = " : "", str_cstr(&libexec), libexec.len ? "\n" :
 	    "", ZEST_USER_VMAIL);

@@ -463,6 +463,585 @@ test_messages(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* n levels of multipart, each in the one before, text at the bottom. */
+static void
+nested(struct str *m, unsigned levels)
+{
+	unsigned k;
+
+	str_clear(m);
+	for (k = 0; k < levels; k++)
+		assert_int_equal(str_appendf(m, "Content-Type: multipart/mixed;"
+		    " boundary=b%u\r\n\r\n--b%u\r\n", k, k), 0);
+	assert_int_equal(str_appends(m,
+	    "Content-Type: text/plain\r\n\r\ninnermost\r\n"), 0);
+	for (k = levels; k-- > 0;)
+		assert_int_equal(str_appendf(m, "--b%u--\r\n", k), 0);
+}
+
+static void
+test_limit_depth(void **state)
+{
+	struct mime_limits lim = mime_limits_default();
+	struct str m = STR_INIT, sec = STR_INIT;
+	struct mime_parser *p, *q;
+	const struct mime_part *last;
+	size_t i;
+
+	(void)state;
+	nested(&m, 40);
+	p = parse(m.s, m.len, NOCHUNK);
+	assert_int_equal(mime_part_count(p), 33);
+	for (i = 0; i < 33; i++) {
+		assert_int_equal(mime_part_get(p, i)->depth, i);
+		assert_int_equal(mime_part_get(p, i)->kind, i < 32 ?
+		    MIME_KIND_MULTIPART : MIME_KIND_LEAF);
+	}
+	last = mime_part_get(p, 32);
+	assert_true(last->flags & MIME_PART_F_OPAQUE);
+	for (i = 0; i < 32; i++)
+		assert_int_equal(str_appends(&sec, i ? ".1" : "1"), 0);
+	assert_string_equal(last->section, sec.s);
+	assert_string_equal(mime_part_content(p, 32)->type.s, "text");
+	/* the opaque part runs to the boundary of its parent */
+	assert_int_equal(last->body_off + last->body_size + 2,
+	    (size_t)(strstr(m.s, "--b31--") - m.s));
+	assert_true(mime_parser_memory(p) < 64 * 1024);
+	q = parse(m.s, m.len, 1);
+	same_parse(p, q);
+	mime_parser_free(&q);
+	mime_parser_free(&p);
+
+	lim.max_depth = 2;
+	p = parse_lim(m.s, m.len, NOCHUNK, &lim);
+	assert_int_equal(mime_part_count(p), 3);
+	assert_true(mime_part_get(p, 2)->flags & MIME_PART_F_OPAQUE);
+	mime_parser_free(&p);
+	lim.max_depth = 0;
+	p = parse_lim(m.s, m.len, NOCHUNK, &lim);
+	assert_int_equal(mime_part_count(p), 1);
+	assert_int_equal(mime_part_get(p, 0)->flags,
+	    MIME_PART_F_MESSAGE | MIME_PART_F_OPAQUE);
+	mime_parser_free(&p);
+	str_free(&m);
+	str_free(&sec);
+}
+
+static void
+many_parts(struct str *m, unsigned n)
+{
+	unsigned k;
+
+	str_clear(m);
+	assert_int_equal(str_appends(m,
+	    "Content-Type: multipart/mixed; boundary=p\r\n\r\n"), 0);
+	for (k = 0; k < n; k++)
+		assert_int_equal(str_appendf(m, "--p\r\nContent-Type: "
+		    "text/plain\r\nContent-ID: <%u@x>\r\n\r\npart %u\r\n", k,
+		    k), 0);
+	assert_int_equal(str_appends(m, "--p--\r\n"), 0);
+}
+
+static void
+test_limit_parts(void **state)
+{
+	struct mime_limits lim = mime_limits_default();
+	struct str m = STR_INIT;
+	struct mime_parser *p;
+	size_t mem2000;
+	const char *rfc822 =
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "Content-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\ny\r\n--b--\r\n";
+
+	(void)state;
+	many_parts(&m, 2000);
+	p = parse(m.s, m.len, 4096);
+	assert_int_equal(mime_part_count(p), 1000);
+	assert_true(mime_part_get(p, 0)->flags & MIME_PART_F_TRUNCATED);
+	assert_int_equal(mime_part_get(p, 0)->next, 1000);
+	assert_string_equal(mime_part_get(p, 999)->section, "999");
+	assert_int_equal(mime_part_get(p, 999)->body_size, strlen("part 998"));
+	assert_int_equal(mime_part_get(p, 0)->body_off +
+	    mime_part_get(p, 0)->body_size, m.len);
+	mem2000 = mime_parser_memory(p);
+	mime_parser_free(&p);
+	/* ten times the parts, the same memory */
+	many_parts(&m, 20000);
+	p = parse(m.s, m.len, 65536);
+	assert_int_equal(mime_part_count(p), 1000);
+	assert_true(mime_parser_memory(p) <= mem2000 + 1024);
+	assert_true(mime_parser_memory(p) < 2 * 1024 * 1024);
+	mime_parser_free(&p);
+
+	lim.max_parts = 3;
+	many_parts(&m, 5);
+	p = parse_lim(m.s, m.len, 1, &lim);
+	assert_int_equal(mime_part_count(p), 3);
+	assert_true(mime_part_get(p, 0)->flags & MIME_PART_F_TRUNCATED);
+	mime_parser_free(&p);
+	/* a message/rfc822 with no room for its message is opaque */
+	lim.max_parts = 2;
+	p = parse_lim(rfc822, strlen(rfc822), NOCHUNK, &lim);
+	assert_int_equal(mime_part_count(p), 2);
+	assert_int_equal(mime_part_get(p, 1)->kind, MIME_KIND_LEAF);
+	assert_true(mime_part_get(p, 1)->flags & MIME_PART_F_OPAQUE);
+	mime_parser_free(&p);
+	lim.max_parts = 0;	/* clamped to 1 */
+	p = parse_lim(rfc822, strlen(rfc822), NOCHUNK, &lim);
+	assert_int_equal(mime_part_count(p), 1);
+	assert_true(mime_part_get(p, 0)->flags & MIME_PART_F_OPAQUE);
+	mime_parser_free(&p);
+	str_free(&m);
+}
+
+/* Feed m in chunks, checking the parser's memory after each. */
+static struct mime_parser *
+parse_bounded(const struct str *m, size_t chunk, size_t maxmem)
+{
+	struct mime_parser *p = mime_parser_new(NULL);
+	size_t i, k;
+
+	assert_non_null(p);
+	for (i = 0; i < m->len; i += k) {
+		k = m->len - i < chunk ? m->len - i : chunk;
+		assert_int_equal(mime_parser_feed(p, m->s + i, k), 0);
+		assert_true(mime_parser_memory(p) < maxmem);
+	}
+	assert_int_equal(mime_parser_finish(p), 0);
+	assert_true(mime_parser_memory(p) < maxmem);
+	return p;
+}
+
+static void
+test_limit_header(void **state)
+{
+	struct mime_limits lim = mime_limits_default();
+	struct str m = STR_INIT;
+	struct mime_parser *p;
+	const struct mime_text *t;
+	size_t k;
+
+	(void)state;
+	assert_int_equal(str_appends(&m, "Subject: "), 0);
+	for (k = 0; k < 1024 * 1024; k++)
+		assert_int_equal(str_appendc(&m, (char)('a' + k % 26)), 0);
+	assert_int_equal(str_appends(&m, "\r\n continued\r\nFrom: a@b.c\r\n"
+	    "\r\nbody\r\n"), 0);
+	p = parse_bounded(&m, 4096, 48 * 1024);
+	t = mime_part_header(p, 0, MIME_HDR_SUBJECT);
+	assert_non_null(t);
+	assert_int_equal(t->n, 8192 - strlen("Subject: "));
+	assert_memory_equal(t->s, "abcdefg", 7);
+	assert_non_null(mime_part_header(p, 0, MIME_HDR_FROM));
+	assert_true(mime_part_get(p, 0)->flags & MIME_PART_F_HDR_CUT);
+	assert_int_equal(mime_part_get(p, 0)->body_size, 6);
+	assert_int_equal(mime_part_get(p, 0)->hdr_size, m.len - 6);
+	mime_parser_free(&p);
+
+	/* a huge header of small fields, and a 1 MB line in a body */
+	str_clear(&m);
+	for (k = 0; k < 100000; k++)
+		assert_int_equal(str_appendf(&m, "X-F%zu: v\r\n", k), 0);
+	assert_int_equal(str_appends(&m, "Content-Type: multipart/mixed; "
+	    "boundary=z\r\n\r\n--z\r\n\r\n--"), 0);
+	for (k = 0; k < 1024 * 1024; k++)
+		assert_int_equal(str_appendc(&m, k % 7 ? '-' : ' '), 0);
+	assert_int_equal(str_appends(&m, "\r\n--z--\r\n"), 0);
+	p = parse_bounded(&m, 65536, 48 * 1024);
+	assert_int_equal(mime_part_count(p), 2);
+	assert_int_equal(mime_part_get(p, 1)->body_size, 1024 * 1024 + 2);
+	mime_parser_free(&p);
+
+	/* the per-part maximum of kept bytes */
+	lim.max_header = 10;
+	str_clear(&m);
+	assert_int_equal(str_appends(&m, "Subject: 12345\r\nFrom: a@b.cd\r\n"
+	    "To: x@y.z\r\n\r\n"), 0);
+	p = parse_lim(m.s, m.len, NOCHUNK, &lim);
+	assert_non_null(mime_part_header(p, 0, MIME_HDR_SUBJECT));
+	assert_null(mime_part_header(p, 0, MIME_HDR_FROM));
+	assert_null(mime_part_header(p, 0, MIME_HDR_TO));
+	assert_true(mime_part_get(p, 0)->flags & MIME_PART_F_HDR_CUT);
+	mime_parser_free(&p);
+	lim = mime_limits_default();
+	lim.max_total = 6;
+	p = parse_lim(m.s, m.len, NOCHUNK, &lim);
+	assert_null(mime_part_header(p, 0, MIME_HDR_FROM));
+	assert_non_null(mime_part_header(p, 0, MIME_HDR_TO));
+	mime_parser_free(&p);
+	str_free(&m);
+}
+
+static void
+test_limit_body(void **state)
+{
+	struct str m = STR_INIT;
+	struct mime_parser *p;
+	size_t k;
+
+	(void)state;
+	assert_int_equal(str_appends(&m, "Content-Type: multipart/mixed; "
+	    "boundary=q\r\n\r\n--q\r\nContent-Type: application/octet-stream"
+	    "\r\n\r\n"), 0);
+	for (k = 0; k < 8 * 1024 * 1024; k++)
+		assert_int_equal(str_appendc(&m, (char)(k * 7919 >> 3)), 0);
+	assert_int_equal(str_appends(&m, "\r\n--q--\r\n"), 0);
+	p = parse_bounded(&m, 65536, 32 * 1024);
+	assert_int_equal(mime_part_count(p), 2);
+	assert_int_equal(mime_part_get(p, 1)->body_size, 8 * 1024 * 1024);
+	mime_parser_free(&p);
+	str_free(&m);
+}
+
+static void
+boundary_msg(struct str *m, size_t blen)
+{
+	size_t k;
+
+	str_clear(m);
+	assert_int_equal(str_appends(m, "Content-Type: multipart/mixed; "
+	    "boundary=\""), 0);
+	for (k = 0; k < blen; k++)
+		assert_int_equal(str_appendc(m, (char)('a' + k % 26)), 0);
+	assert_int_equal(str_appends(m, "\"\r\n\r\n--"), 0);
+	for (k = 0; k < blen; k++)
+		assert_int_equal(str_appendc(m, (char)('a' + k % 26)), 0);
+	assert_int_equal(str_appends(m, "\r\n\r\nx\r\n"), 0);
+}
+
+static void
+test_limit_boundary(void **state)
+{
+	static const struct {
+		size_t blen, max;
+		size_t count;
+	} cases[] = {
+		{ 1, 0, 2 }, { 70, 0, 2 }, { 71, 0, 2 }, { 150, 0, 2 },
+		{ 200, 0, 2 }, { 201, 0, 1 }, { 500, 0, 1 }, { 70, 70, 2 },
+		{ 71, 70, 1 }, { 200, 1000, 2 }, { 201, 1000, 1 },
+	};
+	struct mime_limits lim;
+	struct str m = STR_INIT;
+	struct mime_parser *p, *q;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		lim = mime_limits_default();
+		if (cases[k].max)
+			lim.max_boundary = cases[k].max;
+		boundary_msg(&m, cases[k].blen);
+		p = parse_lim(m.s, m.len, NOCHUNK, &lim);
+		q = parse_lim(m.s, m.len, 1, &lim);
+		same_parse(p, q);
+		assert_int_equal(mime_part_count(p), cases[k].count);
+		assert_int_equal(mime_part_get(p, 0)->flags & MIME_PART_F_OPAQUE,
+		    cases[k].count == 1 ? MIME_PART_F_OPAQUE : 0);
+		mime_parser_free(&p);
+		mime_parser_free(&q);
+	}
+	str_free(&m);
+}
+
+/* Content-Type as "type/subtype;name=value..." and "[d]" when defaulted. */
+static void
+render_ct(const struct mime_content *ct, struct str *out)
+{
+	size_t k;
+
+	str_clear(out);
+	assert_int_equal(str_appendf(out, "%s/%s", ct->type.s, ct->subtype.s),
+	    0);
+	for (k = 0; k < ct->nparams; k++)
+		assert_int_equal(str_appendf(out, ";%s=%s",
+		    ct->params[k].name.s, ct->params[k].value.s), 0);
+	if (ct->defaulted)
+		assert_int_equal(str_appends(out, "[d]"), 0);
+}
+
+struct ct_case {
+	const char *in;
+	const char *want;
+};
+
+static const struct ct_case ct_cases[] = {
+	{ "text/plain", "text/plain" },
+	{ "TEXT/HTML; CHARSET=\"UTF-8\"", "TEXT/HTML;CHARSET=UTF-8" },
+	{ "text/plain (c); charset=(c) \"utf-8\" (more); format=flowed",
+	  "text/plain;charset=utf-8;format=flowed" },
+	{ " text / plain ;charset = a", "text/plain;charset=a" },
+	{ "application/x; name=a/b.txt", "application/x;name=a/b.txt" },
+	{ "text/plain; =x; charset=utf-8", "text/plain;charset=utf-8" },
+	{ "text/plain; charset", "text/plain" },
+	{ "text/plain; junk \"a;b\" (c;d); k=v", "text/plain;k=v" },
+	{ "text/plain;; ;charset=a;", "text/plain;charset=a" },
+	{ "a/b; q=\"a\\\"b\"", "a/b;q=a\"b" },
+	{ "a/b; e=", "a/b;e=" },
+	{ "text", "text/plain;charset=US-ASCII[d]" },
+	{ "text/", "text/plain;charset=US-ASCII[d]" },
+	{ "/plain", "text/plain;charset=US-ASCII[d]" },
+	{ "", "text/plain;charset=US-ASCII[d]" },
+	{ "text/plain/x", "text/plain" },
+	/* RFC 2231 */
+	{ "a/b; name*1=\"b\"; name*0=a", "a/b;name=ab" },
+	{ "a/b; name*0=a; name*2=c", "a/b;name=a" },
+	{ "a/b; name*1=x", "a/b" },
+	{ "a/b; name*0=a; name*0=z; name*1=b", "a/b;name=ab" },
+	{ "a/b; NAME*0=a; name*1=b", "a/b;NAME=ab" },
+	{ "a/b; name*=utf-8''%41", "a/b;name*=utf-8''%41" },
+	{ "a/b; name*0*=utf-8''%41; name*1*=%42", "a/b;name*=utf-8''%41%42" },
+	{ "a/b; name*0*=us-ascii''a; name*1=\"b c%\"",
+	  "a/b;name*=us-ascii''ab%20c%25" },
+	{ "a/b; n*0=a; x=y; n*1=b", "a/b;n=ab;x=y" },
+	{ "a/b; name*00=a", "a/b;name=a" },
+	{ "a/b; name*1234=a", "a/b;name*1234=a" },
+	{ "a/b; name*x=a", "a/b;name*x=a" },
+	{ "a/b; *0=a", "a/b;*0=a" },
+	{ "a/b; n*0*=x; n=plain", "a/b;n*=x;n=plain" },
+};
+
+static void
+test_content_type(void **state)
+{
+	struct str m = STR_INIT, got = STR_INIT;
+	struct mime_parser *p;
+	size_t k, bad = 0;
+
+	(void)state;
+	for (k = 0; k < sizeof(ct_cases) / sizeof(ct_cases[0]); k++) {
+		str_clear(&m);
+		assert_int_equal(str_appendf(&m, "Content-Type: %s\r\n\r\n",
+		    ct_cases[k].in), 0);
+		p = parse(m.s, m.len, NOCHUNK);
+		render_ct(mime_part_content(p, 0), &got);
+		if (strcmp(got.s, ct_cases[k].want) != 0) {
+			print_error("\"%s\": got \"%s\", want \"%s\"\n",
+			    ct_cases[k].in, got.s, ct_cases[k].want);
+			bad++;
+		}
+		mime_parser_free(&p);
+	}
+	/* at most MIME_PARAMS_MAX parameters */
+	str_clear(&m);
+	assert_int_equal(str_appends(&m, "Content-Type: a/b"), 0);
+	for (k = 0; k < 100; k++)
+		assert_int_equal(str_appendf(&m, "; p%zu=v", k), 0);
+	assert_int_equal(str_appends(&m, "\r\n\r\n"), 0);
+	p = parse(m.s, m.len, NOCHUNK);
+	assert_int_equal(mime_part_content(p, 0)->nparams, MIME_PARAMS_MAX);
+	mime_parser_free(&p);
+	str_free(&m);
+	str_free(&got);
+	assert_int_equal(bad, 0);
+}
+
+static void
+test_content_fields(void **state)
+{
+	const char *m =
+	    "Content-Type: multipart/digest; boundary=d\r\n"
+	    "Content-Disposition: attachment; filename*0=\"a b\"; "
+	    "filename*1=\".txt\"\r\n"
+	    "Content-Language: en, (c) de-DE ,fr\r\n"
+	    "Content-Transfer-Encoding:  Base64 (comment)\r\n\r\n"
+	    "--d\r\n\r\nSubject: inner\r\n\r\nx\r\n"
+	    "--d\r\nContent-Type: bogus\r\n\r\ny\r\n"
+	    "--d\r\nContent-Disposition: ;x=y\r\nContent-Language: ,\r\n"
+	    "Content-Transfer-Encoding: (only a comment)\r\n\r\nz\r\n--d--\r\n";
+	struct mime_parser *p;
+	const struct mime_content *ct;
+
+	(void)state;
+	p = parse(m, strlen(m), 1);
+	ct = mime_part_content(p, 0);
+	assert_string_equal(ct->disposition.s, "attachment");
+	assert_int_equal(ct->ndparams, 1);
+	assert_string_equal(ct->dparams[0].name.s, "filename");
+	assert_string_equal(ct->dparams[0].value.s, "a b.txt");
+	assert_int_equal(ct->nlanguages, 3);
+	assert_string_equal(ct->languages[0].s, "en");
+	assert_string_equal(ct->languages[1].s, "de-DE");
+	assert_string_equal(ct->languages[2].s, "fr");
+	assert_string_equal(ct->encoding.s, "Base64");
+	assert_int_equal(ct->defaulted, 0);
+	/* in a digest, the default is message/rfc822 */
+	assert_int_equal(mime_part_count(p), 5);
+	ct = mime_part_content(p, 1);
+	assert_string_equal(ct->type.s, "message");
+	assert_string_equal(ct->subtype.s, "rfc822");
+	assert_int_equal(ct->nparams, 0);
+	assert_int_equal(ct->defaulted, 1);
+	assert_int_equal(mime_part_get(p, 1)->kind, MIME_KIND_MESSAGE);
+	assert_string_equal(mime_part_header(p, 2, MIME_HDR_SUBJECT)->s,
+	    "inner");
+	/* but an invalid Content-Type is text/plain */
+	ct = mime_part_content(p, 3);
+	assert_string_equal(ct->type.s, "text");
+	assert_int_equal(ct->defaulted, 1);
+	ct = mime_part_content(p, 4);
+	assert_null(ct->disposition.s);
+	assert_int_equal(ct->nlanguages, 0);
+	assert_null(ct->encoding.s);
+	mime_parser_free(&p);
+}
+
+static void
+test_headers(void **state)
+{
+	const char *m =
+	    "subject: first\r\n  line \r\nSubject: second\r\n"
+	    "Message-ID:<id@x>\r\nTo:\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nSubject: part\r\nContent-ID: <cid>\r\n"
+	    "Content-Description: \tdesc\r\n\r\nx\r\n--b--\r\n";
+	struct mime_parser *p;
+	const struct mime_text *t;
+
+	(void)state;
+	p = parse(m, strlen(m), 2);
+	t = mime_part_header(p, 0, MIME_HDR_SUBJECT);
+	assert_non_null(t);
+	assert_int_equal(t->n, strlen("first  line"));
+	assert_string_equal(t->s, "first  line");
+	assert_string_equal(mime_part_header(p, 0, MIME_HDR_MESSAGE_ID)->s,
+	    "<id@x>");
+	t = mime_part_header(p, 0, MIME_HDR_TO);
+	assert_non_null(t);
+	assert_int_equal(t->n, 0);
+	assert_null(mime_part_header(p, 0, MIME_HDR_DATE));
+	assert_null(mime_part_header(p, 1, MIME_HDR_SUBJECT));
+	assert_string_equal(mime_part_header(p, 1, MIME_HDR_CONTENT_ID)->s,
+	    "<cid>");
+	assert_string_equal(mime_part_header(p, 1,
+	    MIME_HDR_CONTENT_DESCRIPTION)->s, "desc");
+	assert_null(mime_part_header(p, 2, MIME_HDR_SUBJECT));
+	assert_null(mime_part_header(p, 0, MIME_HDR_COUNT));
+	assert_null(mime_part_content(p, 2));
+	assert_null(mime_part_get(p, 2));
+	assert_non_null(mime_parts(p));
+	mime_parser_free(&p);
+}
+
+static void
+test_sections(void **state)
+{
+	static const struct {
+		const char *file, *section;
+		int idx;
+	} cases[] = {
+		{ "rfc822-attach.eml", "", 0 },
+		{ "rfc822-attach.eml", "1", 1 },
+		{ "rfc822-attach.eml", "2", 2 },
+		{ "rfc822-attach.eml", "2.1", 4 },
+		{ "rfc822-attach.eml", "2.2", 5 },
+		{ "rfc822-attach.eml", "3", 6 },
+		{ "rfc822-attach.eml", "3.1", 7 },
+		{ "rfc822-attach.eml", "3.2", -1 },
+		{ "rfc822-attach.eml", "4", -1 },
+		{ "rfc822-attach.eml", "2.1.1", -1 },
+		{ "rfc822-attach.eml", "0", -1 },
+		{ "plain.eml", "", 0 },
+		{ "plain.eml", "1", 0 },
+		{ "plain.eml", "2", -1 },
+		{ "plain.eml", "1.1", -1 },
+		{ "deep.eml", "1.1.1", 3 },
+		{ "deep.eml", "1.1.1.1", 5 },
+		{ "deep.eml", "1.1.1.1.1", 6 },
+		{ "digest.eml", "1.1", 2 },
+		{ "alt-in-mixed.eml", "1", 1 },
+		{ "alt-in-mixed.eml", "1.2", 3 },
+	};
+	struct str msg = STR_INIT;
+	struct mime_parser *p;
+	size_t k, idx;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		read_msg(cases[k].file, &msg);
+		p = parse(msg.s, msg.len, NOCHUNK);
+		idx = 12345;
+		if (cases[k].idx < 0) {
+			errno = 0;
+			assert_int_equal(mime_section_find(mime_parts(p),
+			    mime_part_count(p), cases[k].section, &idx), -1);
+			assert_int_equal(errno, ENOENT);
+			assert_int_equal(idx, 12345);
+		} else {
+			assert_int_equal(mime_section_find(mime_parts(p),
+			    mime_part_count(p), cases[k].section, &idx), 0);
+			assert_int_equal(idx, cases[k].idx);
+		}
+		mime_parser_free(&p);
+	}
+	str_free(&msg);
+}
+
+static void
+test_top_level_rfc822_sections(void **state)
+{
+	const char *leaf = "Content-Type: message/rfc822\r\n\r\n"
+	    "Subject: in\r\n\r\nbody\r\n";
+	const char *multi = "Content-Type: message/rfc822\r\n\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\n\r\nx\r\n--b--\r\n";
+	struct mime_parser *p;
+	size_t idx;
+
+	(void)state;
+	p = parse(leaf, strlen(leaf), NOCHUNK);
+	assert_int_equal(mime_section_find(mime_parts(p), mime_part_count(p),
+	    "1", &idx), 0);
+	assert_int_equal(idx, 0);
+	assert_int_equal(mime_section_find(mime_parts(p), mime_part_count(p),
+	    "1.1", &idx), 0);
+	assert_int_equal(idx, 1);
+	mime_parser_free(&p);
+	p = parse(multi, strlen(multi), NOCHUNK);
+	assert_int_equal(mime_section_find(mime_parts(p), mime_part_count(p),
+	    "1", &idx), 0);
+	assert_int_equal(idx, 0);
+	assert_int_equal(mime_section_find(mime_parts(p), mime_part_count(p),
+	    "1.1", &idx), 0);
+	assert_int_equal(idx, 2);
+	mime_parser_free(&p);
+}
+
+static void
+test_api(void **state)
+{
+	struct mime_limits lim = mime_limits_default();
+	struct mime_parser *p = NULL;
+
+	(void)state;
+	assert_int_equal(lim.max_depth, 32);
+	assert_int_equal(lim.max_parts, 1000);
+	assert_int_equal(lim.max_field, 8192);
+	assert_int_equal(lim.max_header, 65536);
+	assert_int_equal(lim.max_boundary, 200);
+	mime_parser_free(&p);
+	p = mime_parser_new(NULL);
+	assert_non_null(p);
+	assert_int_equal(mime_part_count(p), 1);
+	assert_int_equal(mime_parser_feed(p, "", 0), 0);
+	assert_int_equal(mime_parser_feed(p, "A: b\r\n", 6), 0);
+	assert_int_equal(mime_part_get(p, 0)->hdr_off, 0);
+	assert_int_equal(mime_parser_finish(p), 0);
+	errno = 0;
+	assert_int_equal(mime_parser_feed(p, "x", 1), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(mime_parser_finish(p), -1);
+	assert_int_equal(errno, EINVAL);
+	mime_parser_free(&p);
+	assert_null(p);
+
+	lim.max_depth = 100000;
+	lim.max_boundary = 100000;
+	p = mime_parser_new(&lim);
+	assert_non_null(p);
+	mime_parser_free(&p);
+}
+
 int
 main(void)
 {
@@ -472,6 +1051,17 @@ main(void)
 		cmocka_unit_test(test_files_lf),
 		cmocka_unit_test(test_files_bytes),
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_limit_depth),
+		cmocka_unit_test(test_limit_parts),
+		cmocka_unit_test(test_limit_header),
+		cmocka_unit_test(test_limit_body),
+		cmocka_unit_test(test_limit_boundary),
+		cmocka_unit_test(test_content_type),
+		cmocka_unit_test(test_content_fields),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_top_level_rfc822_sections),
+		cmocka_unit_test(test_api),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
