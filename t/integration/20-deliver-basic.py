@@ -2,6 +2,7 @@
 """deliver: 1,000 deliveries and the index agrees with the Maildir; the
 options, headers, folders, flags and every exit code."""
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -82,6 +83,14 @@ try:
     check(r.returncode == 64, "bad folder gives %d" % r.returncode)
     r = inst.deliver(message("x"), "-d", "alice", "-f", "a\nb")
     check(r.returncode == 64, "header injection in sender gives %d" % r.returncode)
+    # a Maildir that cannot be created: 73
+    md_b = inst.useradd("bob")
+    shutil.rmtree(md_b)
+    mailroot = os.path.dirname(md_b)
+    os.chmod(mailroot, 0o500)
+    r = inst.deliver(message("x"), "-d", "bob")
+    os.chmod(mailroot, 0o700)
+    check(r.returncode == 73, "uncreatable Maildir gives %d: %s" % (r.returncode, r.stderr))
     inst.set_conf("message_size_limit", "2k")
     r = inst.deliver(message("big", body_lines=200), "-d", "alice")
     check(r.returncode == 65, "too big gives %d" % r.returncode)
