@@ -42,7 +42,7 @@ struct cache;
  * then eight u64: hdr_off hdr_size body_off body_size body_lines and the
  * disk offsets hdr_doff body_doff body_dsize. */
 struct cache_part {
-	char section[64];	/* "" whole message, "1", "1.2", ... */
+	char section[256];	/* "" whole message, "1", "1.2", ... */
 	uint8_t kind;		/* 0 leaf, 1 multipart, 2 message/rfc822 */
 	uint64_t hdr_off, hdr_size, body_off, body_size, body_lines;
 	uint64_t hdr_doff, body_doff, body_dsize;

@@ -128,8 +128,12 @@ msgcache_parts(const struct mime_parser *mp, int raw, struct str *out)
 		struct cache_part cp;
 
 		memset(&cp, 0, sizeof(cp));
-		if (strlen(p->section) >= sizeof(cp.section))
-			continue;	/* deeper than any client asks */
+		if (strlen(p->section) >= sizeof(cp.section)) {
+			/* deeper than any client asks: leave out the part and
+			 * everything below it, so no row after it shifts */
+			i = p->next - 1;
+			continue;
+		}
 		memcpy(cp.section, p->section, strlen(p->section) + 1);
 		cp.kind = (uint8_t)p->kind;
 		cp.hdr_off = p->hdr_off;

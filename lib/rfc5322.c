@@ -233,7 +233,8 @@ lex_next(struct alex *lx, struct tok *t)
 			j++;
 		} else {
 			t->type = TK_ATOM;
-			while (j < lx->n && !is_blank((unsigned char)lx->s[j]) &&
+			while (j < lx->n &&
+			    !is_blank((unsigned char)lx->s[j]) &&
 			    !is_special((unsigned char)lx->s[j]))
 				j++;
 		}

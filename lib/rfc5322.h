@@ -28,9 +28,9 @@ enum rfc5322_addr_kind {
 /* One element of an address list.  An empty name or route means none. */
 struct rfc5322_addr {
 	enum rfc5322_addr_kind kind;
-	struct str name;	/* display name (or group name), quoting removed;
-				 * for "addr (Comment)" the comment text */
-	struct str route;	/* obsolete route, e.g. "@a.example,@b.example" */
+	struct str name;	/* display name (or group name), quoting
+				 * removed; for "a@b (Ann)" the comment */
+	struct str route;	/* obsolete route, "@a.example,@b.example" */
 	struct str mailbox;	/* local part, quoting removed */
 	struct str host;	/* domain as written ("[1.2.3.4]" kept) */
 };

@@ -275,7 +275,8 @@ test_files_lf(void **state)
 			pb = mime_part_get(b, i);
 			assert_string_equal(pa->section, pb->section);
 			assert_int_equal(pa->kind, pb->kind);
-			assert_int_equal(pa->hdr_off - pa->hdr_crlf, pb->hdr_off);
+			assert_int_equal(pa->hdr_off - pa->hdr_crlf,
+			    pb->hdr_off);
 			assert_int_equal(pa->body_off - pa->body_crlf,
 			    pb->body_off);
 			assert_int_equal(pa->body_size - (pa->end_crlf -
@@ -427,6 +428,11 @@ static const struct msg_case msg_cases[] = {
 	  "--b--\r\n",
 	  "|1|1|0+45|45+93|9 1|2|0|50+32|82+47|4 1.1|2|1|82+32|114+15|2 "
 	  "1.1.1|0|1|114+14|128+1|0" },
+	{ "a part opened right before the outer boundary",
+	  "Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+	  "Content-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n"
+	  "--o--\r\n",
+	  "|1|1|0+45|45+62|5 1|1|0|50+45|95+5|1 1.1|0|10|100+0|100+0|0" },
 	{ "empty message/rfc822",
 	  "Content-Type: message/rfc822\r\n\r\n",
 	  "|2|1|0+32|32+0|0 1.1|0|11|32+0|32+0|0" },
@@ -551,7 +557,8 @@ test_limit_parts(void **state)
 	size_t mem2000;
 	const char *rfc822 =
 	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
-	    "Content-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\ny\r\n--b--\r\n";
+	    "Content-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\ny\r\n"
+	    "--b--\r\n";
 
 	(void)state;
 	many_parts(&m, 2000);
@@ -653,7 +660,7 @@ test_limit_header(void **state)
 	mime_parser_free(&p);
 
 	/* the per-part maximum of kept bytes */
-	lim.max_header = 10;
+	lim.max_header = 9;
 	str_clear(&m);
 	assert_int_equal(str_appends(&m, "Subject: 12345\r\nFrom: a@b.cd\r\n"
 	    "To: x@y.z\r\n\r\n"), 0);
@@ -664,7 +671,7 @@ test_limit_header(void **state)
 	assert_true(mime_part_get(p, 0)->flags & MIME_PART_F_HDR_CUT);
 	mime_parser_free(&p);
 	lim = mime_limits_default();
-	lim.max_total = 6;
+	lim.max_total = 10;	/* a field too big does not stop a smaller */
 	p = parse_lim(m.s, m.len, NOCHUNK, &lim);
 	assert_null(mime_part_header(p, 0, MIME_HDR_FROM));
 	assert_non_null(mime_part_header(p, 0, MIME_HDR_TO));
@@ -735,8 +742,9 @@ test_limit_boundary(void **state)
 		q = parse_lim(m.s, m.len, 1, &lim);
 		same_parse(p, q);
 		assert_int_equal(mime_part_count(p), cases[k].count);
-		assert_int_equal(mime_part_get(p, 0)->flags & MIME_PART_F_OPAQUE,
-		    cases[k].count == 1 ? MIME_PART_F_OPAQUE : 0);
+		assert_int_equal(mime_part_get(p, 0)->flags &
+		    MIME_PART_F_OPAQUE, cases[k].count == 1 ?
+		    MIME_PART_F_OPAQUE : 0);
 		mime_parser_free(&p);
 		mime_parser_free(&q);
 	}
@@ -865,7 +873,7 @@ test_content_fields(void **state)
 	assert_string_equal(ct->encoding.s, "Base64");
 	assert_int_equal(ct->defaulted, 0);
 	/* in a digest, the default is message/rfc822 */
-	assert_int_equal(mime_part_count(p), 5);
+	assert_int_equal(mime_part_count(p), 6);
 	ct = mime_part_content(p, 1);
 	assert_string_equal(ct->type.s, "message");
 	assert_string_equal(ct->subtype.s, "rfc822");
@@ -878,7 +886,9 @@ test_content_fields(void **state)
 	ct = mime_part_content(p, 3);
 	assert_string_equal(ct->type.s, "text");
 	assert_int_equal(ct->defaulted, 1);
+	/* empty or broken fields count as absent */
 	ct = mime_part_content(p, 4);
+	assert_int_equal(mime_part_get(p, 4)->kind, MIME_KIND_MESSAGE);
 	assert_null(ct->disposition.s);
 	assert_int_equal(ct->nlanguages, 0);
 	assert_null(ct->encoding.s);

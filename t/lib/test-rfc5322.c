@@ -56,7 +56,8 @@ static const struct addr_case addr_cases[] = {
 	{ "John Q. Public <jqp@example.com>",
 	  "John Q. Public||jqp|example.com" },
 	{ "\"Joe\"   \"Q.\"\tPublic <j@e.x>", "Joe Q. Public||j|e.x" },
-	{ "<boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>",
+	{ "<boss@nil.test>, "
+	  "\"Giant; \\\"Big\\\" Box\" <sysservices@example.net>",
 	  "||boss|nil.test, Giant; \"Big\" Box||sysservices|example.net" },
 	/* comments: ignored, or the name when there is no display name */
 	{ "Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
@@ -112,7 +113,8 @@ static const struct addr_case addr_cases[] = {
 	/* encoded-words and 8-bit stay raw */
 	{ "=?ISO-8859-1?Q?Andr=E9?= Pirard <p@vm.example>",
 	  "=?ISO-8859-1?Q?Andr=E9?= Pirard||p|vm.example" },
-	{ "\xe5\xb1\xb1\xe7\x94\xb0 <t@e.jp>", "\xe5\xb1\xb1\xe7\x94\xb0||t|e.jp" },
+	{ "\xe5\xb1\xb1\xe7\x94\xb0 <t@e.jp>",
+	  "\xe5\xb1\xb1\xe7\x94\xb0||t|e.jp" },
 	{ "\xe7\x94\xa8\xe6\x88\xb7@example.cn",
 	  "||\xe7\x94\xa8\xe6\x88\xb7|example.cn" },
 };
@@ -130,9 +132,9 @@ test_addresses(void **state)
 		    strlen(addr_cases[k].in), 100, &l), 0);
 		render(&l, &out);
 		if (strcmp(str_cstr(&out), addr_cases[k].want) != 0) {
-			print_error("case %zu: \"%s\": got \"%s\", want \"%s\"\n",
-			    k, addr_cases[k].in, str_cstr(&out),
-			    addr_cases[k].want);
+			print_error("case %zu: \"%s\": got \"%s\", "
+			    "want \"%s\"\n", k, addr_cases[k].in,
+			    str_cstr(&out), addr_cases[k].want);
 			bad++;
 		}
 		assert_int_equal(l.truncated, 0);
