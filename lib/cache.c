@@ -11,32 +11,12 @@
 
 #include "crc.h"
 #include "endian.h"
+#include "fmap.h"
 
 struct cache {
 	int fd;
-	unsigned char *map;
-	size_t map_len;
+	struct fmap map;
 };
-
-static int
-cache_pwrite(int fd, const void *p, size_t n, off_t off)
-{
-	const unsigned char *b = p;
-
-	while (n > 0) {
-		ssize_t w = pwrite(fd, b, n, off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
 
 static void
 cache_header_encode(unsigned char *b, uint32_t uidvalidity)
@@ -86,7 +66,7 @@ cache_open(const char *path, int writable, int create, uint32_t uidvalidity,
 		}
 		cache_header_encode(b, uidvalidity);
 		if (ftruncate(fd, 0) < 0 ||
-		    cache_pwrite(fd, b, sizeof(b), 0) < 0) {
+		    fmap_pwrite_all(fd, b, sizeof(b), 0) < 0) {
 			close(fd);
 			return -1;
 		}
@@ -126,40 +106,14 @@ cache_append(struct cache *c, uint32_t type, uint32_t uid,
 	crc = crc_buf(h, 12);
 	crc = crc_update(crc, payload, len);
 	le32_put(h + 12, crc);
-	if (cache_pwrite(c->fd, h, sizeof(h), (off_t)off) < 0 ||
-	    cache_pwrite(c->fd, payload, len, (off_t)(off + sizeof(h))) < 0)
+	if (fmap_pwrite_all(c->fd, h, sizeof(h), (off_t)off) < 0 ||
+	    fmap_pwrite_all(c->fd, payload, len, (off_t)(off + sizeof(h))) < 0)
 		return -1;
 	/* pad so the next entry starts aligned and the size is final */
-	if ((len & 7) != 0 && cache_pwrite(c->fd, zero, 8 - (len & 7),
+	if ((len & 7) != 0 && fmap_pwrite_all(c->fd, zero, 8 - (len & 7),
 	    (off_t)(off + sizeof(h) + len)) < 0)
 		return -1;
 	*off_r = off;
-	return 0;
-}
-
-static int
-cache_map(struct cache *c, size_t need)
-{
-	struct stat st;
-	void *m;
-
-	if (need <= c->map_len)
-		return 0;
-	if (fstat(c->fd, &st) < 0)
-		return -1;
-	if ((size_t)st.st_size < need) {
-		errno = EBADMSG;
-		return -1;
-	}
-	if (c->map != NULL)
-		munmap(c->map, c->map_len);
-	c->map = NULL;
-	c->map_len = 0;
-	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, c->fd, 0);
-	if (m == MAP_FAILED)
-		return -1;
-	c->map = m;
-	c->map_len = (size_t)st.st_size;
 	return 0;
 }
 
@@ -171,19 +125,21 @@ cache_read(struct cache *c, uint64_t off, uint32_t type, uint32_t uid,
 	uint32_t len, crc;
 
 	if (off < CACHE_HDR_SIZE || (off & 7) != 0 || off > SIZE_MAX / 2 ||
-	    cache_map(c, (size_t)off + CACHE_ENT_HDR) < 0) {
+	    fmap_ensure(&c->map, c->fd, (size_t)off + CACHE_ENT_HDR,
+	    EBADMSG) < 0) {
 		errno = EBADMSG;
 		return -1;
 	}
-	h = c->map + off;
+	h = c->map.p + off;
 	len = le32_get(h + 8);
 	if (le32_get(h) != type || le32_get(h + 4) != uid ||
 	    len > CACHE_MAX_ENTRY ||
-	    cache_map(c, (size_t)off + CACHE_ENT_HDR + len) < 0) {
+	    fmap_ensure(&c->map, c->fd, (size_t)off + CACHE_ENT_HDR + len,
+	    EBADMSG) < 0) {
 		errno = EBADMSG;
 		return -1;
 	}
-	h = c->map + off;
+	h = c->map.p + off;
 	crc = crc_buf(h, 12);
 	crc = crc_update(crc, h + CACHE_ENT_HDR, len);
 	if (crc != le32_get(h + 12)) {
@@ -306,8 +262,7 @@ cache_close(struct cache **cp)
 
 	if (c == NULL)
 		return;
-	if (c->map != NULL)
-		munmap(c->map, c->map_len);
+	fmap_free(&c->map);
 	close(c->fd);
 	free(c);
 	*cp = NULL;

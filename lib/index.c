@@ -13,6 +13,7 @@
 
 #include "crc.h"
 #include "endian.h"
+#include "fmap.h"
 #include "str.h"
 
 #define INDEX_READ_TRIES 50
@@ -20,8 +21,7 @@
 struct index {
 	int fd;
 	int writable;
-	unsigned char *map;
-	size_t map_len;
+	struct fmap map;
 };
 
 void
@@ -137,26 +137,6 @@ index_open(const char *path, int writable, struct index **ix_r)
 	return 0;
 }
 
-static int
-index_write_all(int fd, const void *p, size_t n, off_t off)
-{
-	const unsigned char *b = p;
-
-	while (n > 0) {
-		ssize_t w = pwrite(fd, b, n, off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
 int
 index_create(const char *path, const struct index_header *h,
     const struct index_record *recs, uint32_t n)
@@ -174,14 +154,14 @@ index_create(const char *path, const struct index_header *h,
 	if (fd < 0)
 		goto out;
 	index_header_encode(&hh, buf);
-	if (index_write_all(fd, buf, INDEX_HDR_SIZE, 0) < 0)
+	if (fmap_pwrite_all(fd, buf, INDEX_HDR_SIZE, 0) < 0)
 		goto out;
 	while (i < n) {
 		uint32_t k = 0;
 
 		for (; k < 256 && i + k < n; k++)
 			index_record_encode(&recs[i + k], buf + k * INDEX_REC_SIZE);
-		if (index_write_all(fd, buf, (size_t)k * INDEX_REC_SIZE,
+		if (fmap_pwrite_all(fd, buf, (size_t)k * INDEX_REC_SIZE,
 		    (off_t)INDEX_HDR_SIZE + (off_t)i * INDEX_REC_SIZE) < 0)
 			goto out;
 		i += k;
@@ -196,33 +176,6 @@ out:
 		unlink(tmp.s);
 	str_free(&tmp);
 	return rc;
-}
-
-/* Make sure the map covers [0, need); remap to the file's size if not. */
-static int
-index_map(struct index *ix, size_t need)
-{
-	struct stat st;
-	void *m;
-
-	if (need <= ix->map_len)
-		return 0;
-	if (fstat(ix->fd, &st) < 0)
-		return -1;
-	if ((size_t)st.st_size < need) {
-		errno = ERANGE;
-		return -1;
-	}
-	if (ix->map != NULL)
-		munmap(ix->map, ix->map_len);
-	ix->map = NULL;
-	ix->map_len = 0;
-	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, ix->fd, 0);
-	if (m == MAP_FAILED)
-		return -1;
-	ix->map = m;
-	ix->map_len = (size_t)st.st_size;
-	return 0;
 }
 
 int
@@ -265,10 +218,10 @@ index_get(struct index *ix, uint32_t seq, struct index_record *r_r)
 		errno = ERANGE;
 		return -1;
 	}
-	if (index_map(ix, off + INDEX_REC_SIZE) < 0)
+	if (fmap_ensure(&ix->map, ix->fd, off + INDEX_REC_SIZE, ERANGE) < 0)
 		return -1;
 	for (i = 0; i < INDEX_READ_TRIES; i++) {
-		if (index_record_decode(ix->map + off, r_r) == 0)
+		if (index_record_decode(ix->map.p + off, r_r) == 0)
 			return 0;
 		if (ix->writable)
 			break;	/* the lock holder sees no writes in flight */
@@ -284,7 +237,7 @@ index_put(struct index *ix, uint32_t seq, const struct index_record *r)
 	unsigned char b[INDEX_REC_SIZE];
 
 	index_record_encode(r, b);
-	return index_write_all(ix->fd, b, sizeof(b),
+	return fmap_pwrite_all(ix->fd, b, sizeof(b),
 	    (off_t)INDEX_HDR_SIZE + (off_t)seq * INDEX_REC_SIZE);
 }
 
@@ -294,7 +247,7 @@ index_commit(struct index *ix, const struct index_header *h)
 	unsigned char b[INDEX_HDR_SIZE];
 
 	index_header_encode(h, b);
-	return index_write_all(ix->fd, b, sizeof(b), 0);
+	return fmap_pwrite_all(ix->fd, b, sizeof(b), 0);
 }
 
 int
@@ -331,8 +284,7 @@ index_close(struct index **ixp)
 
 	if (ix == NULL)
 		return;
-	if (ix->map != NULL)
-		munmap(ix->map, ix->map_len);
+	fmap_free(&ix->map);
 	close(ix->fd);
 	free(ix);
 	*ixp = NULL;
