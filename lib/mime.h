@@ -76,8 +76,11 @@ enum mime_kind {
 
 /* One entity.  Offsets are of the fed bytes; *_crlf count the CRLF pairs
  * before an offset, so a store keeping LF line ends has the disk offset
- * off - crlf.  A body's size leaves out the line end before the boundary
- * line that ends it (RFC 2046: it belongs to the boundary). */
+ * off - crlf (and the disk body size body_size - (end_crlf - body_crlf)).
+ * A body (or a header cut short) ends before the line end that precedes
+ * the boundary line ending it (RFC 2046: that line end belongs to the
+ * boundary); at the end of the message it ends with the last byte.  Lines
+ * are counted as LFs, so a last line without a line end is not counted. */
 struct mime_part {
 	const char *section;	/* see above; owned by the parser */
 	size_t parent;		/* index of the parent, MIME_NONE for 0 */
@@ -89,7 +92,7 @@ struct mime_part {
 	uint64_t hdr_size;	/* header bytes, with the blank line */
 	uint64_t body_off;	/* body start (= hdr_off + hdr_size) */
 	uint64_t body_size;	/* body bytes */
-	uint64_t body_lines;	/* line ends (LF) in the body */
+	uint64_t body_lines;	/* LFs (line ends) in the body */
 	uint64_t hdr_crlf;	/* CRLF pairs before hdr_off */
 	uint64_t body_crlf;	/* CRLF pairs before body_off */
 	uint64_t end_crlf;	/* CRLF pairs before body_off + body_size */
