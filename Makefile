@@ -48,9 +48,19 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIBZEST  := $(BUILD)/lib/libzest.a
 
 # Programs: name -> sources.  zest goes to sbin, the others to libexec.
-PROGRAMS := zest deliver
-zest_SRCS    := $(sort $(wildcard zest/*.c))
-deliver_SRCS := $(sort $(wildcard deliver/*.c))
+# A program whose sources do not exist yet is left out.
+ALL_PROGRAMS := zest deliver smtpd queue-inject queued spawner remote \
+	listen sendmail
+zest_SRCS         := $(sort $(wildcard zest/*.c))
+deliver_SRCS      := $(sort $(wildcard deliver/*.c))
+smtpd_SRCS        := $(sort $(wildcard smtpd/*.c))
+queue-inject_SRCS := $(wildcard queue/inject.c)
+queued_SRCS       := $(sort $(wildcard queue/queued*.c))
+spawner_SRCS      := $(wildcard queue/spawner.c)
+remote_SRCS       := $(sort $(wildcard remote/*.c))
+listen_SRCS       := $(sort $(wildcard listen/*.c))
+sendmail_SRCS     := $(sort $(wildcard sendmail/*.c))
+PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $($(p)_SRCS),$(p)))
 
 BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
 
