@@ -22,7 +22,7 @@ CC    ?= cc
 
 PKGS      := libcdb zlib libcrypto libssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -lresolv
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN   := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
@@ -40,7 +40,8 @@ endif
 
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANF) \
 	-Ilib $(PKG_CFLAGS) -MMD -MP \
-	-DSYSCONFDIR='"$(SYSCONFDIR)"' -DLIBEXECDIR='"$(LIBEXECDIR)"' $(CFLAGS)
+	-DSYSCONFDIR='"$(SYSCONFDIR)"' -DLIBEXECDIR='"$(LIBEXECDIR)"' \
+	-DSBINDIR='"$(SBINDIR)"' $(CFLAGS)
 ALL_LDFLAGS = $(LDHARD) -Wl,--as-needed $(SANF) $(LDFLAGS)
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
@@ -137,6 +138,9 @@ install: all
 	install -m 755 $(BUILD)/bin/zest $(DESTDIR)$(SBINDIR)/zest
 	for p in $(filter-out zest,$(PROGRAMS)); do \
 		install -m 755 $(BUILD)/bin/$$p $(DESTDIR)$(LIBEXECDIR)/$$p || exit 1; done
+	if [ -x $(BUILD)/bin/sendmail ]; then \
+		ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/mailq && \
+		ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/newaliases; fi
 	for m in man/*.[578]; do \
 		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 
