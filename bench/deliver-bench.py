@@ -51,9 +51,11 @@ class Cfg:
         self.keep = os.environ.get("BENCH_KEEP", "") not in ("", "0")
         self.gen = os.environ.get("BENCH_GEN",
                                   "/work/shared/bench/gen-maildir.py")
-        self.lda = os.environ.get("DOVECOT_LDA", "/usr/lib/dovecot/dovecot-lda")
+        self.lda = os.environ.get("DOVECOT_LDA",
+                                  "/usr/lib/dovecot/dovecot-lda")
         self.doveadm = os.environ.get("DOVEADM", "/usr/bin/doveadm")
         self.sender = "bench@example.org"
+        self.started = time.time()
         self.have_dovecot = os.access(self.lda, os.X_OK)
         self.have_doveadm = self.have_dovecot and os.access(self.doveadm,
                                                             os.X_OK)
@@ -511,7 +513,7 @@ def how(cfg):
                                               "zest-vmail)" if os.geteuid()
                                               == 0 else "the invoking user"),
             "  Dovecot: dovecot-lda -c CONF -o mail_location=maildir:DIR "
-            "-f SENDER, run as the mail user",
+            "-f SENDER, run as the mail user (zest-vmail when root)",
             "           (no -d: no auth daemon; mail_fsync = optimized, "
             "Dovecot's default); doveadm -c CONF force-resync|index INBOX",
             "  fresh, empty mailbox per run and side; pristine hard-linked "
@@ -523,7 +525,8 @@ def report(cfg, res, work, started, summary):
     ver = dovecot_version(cfg) if cfg.have_dovecot else "absent"
     out = ["Zest local delivery vs Dovecot %s (dovecot-lda, doveadm); "
            "medians of %d runs, sides alternating" % (ver, cfg.runs),
-           "%s; %s" % (time.strftime("%Y-%m-%d %H:%M:%S %Z"), machine()),
+           "%s; %s" % (time.strftime("%Y-%m-%d %H:%M:%S %Z",
+                                     time.localtime(cfg.started)), machine()),
            "work dir: %s (%s)" % (work, disk(work)),
            "delivered: %d messages per run and side, each a fresh "
            "process, message on a pipe" % cfg.n,
@@ -552,7 +555,7 @@ def report(cfg, res, work, started, summary):
             out.append("  %-22s %-8s %s" % (row, side, " ".join(
                 "%.4g" % v for v in vals)))
     out += ["", "problems: " + ("; ".join(res.problems) or "none"),
-            "total time: %.0f s" % (time.monotonic() - started)]
+            "measuring took %.0f s" % (time.monotonic() - started)]
     return "\n".join(out) + "\n"
 
 
@@ -600,10 +603,12 @@ def main():
         sys.stdout.write(text)
         sys.stdout.flush()
         if cfg.out:
-            os.makedirs(os.path.dirname(os.path.abspath(cfg.out)),
-                        exist_ok=True)
-            with open(cfg.out, "w") as f:
-                f.write(text)
+            try:
+                with open(cfg.out, "w") as f:
+                    f.write(text)
+            except OSError as e:
+                res.problems.append("cannot write %s: %s" % (cfg.out, e))
+                log(res.problems[-1])
     finally:
         cleanup(cfg, work)
     return 1 if res.problems else 0
