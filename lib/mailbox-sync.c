@@ -197,45 +197,45 @@ name_base(const char *name, const char **base_r)
 
 /* ---- parsing a file that arrived by other means ---- */
 
-int
-mailbox_parse_file(const char *path, struct str *payload, int *raw_r,
-    uint64_t *wire_size_r)
+/* Feed fd's bytes to a new parser as wire form: raw as they are, else with
+ * every LF made CRLF.  Notes whether the file has CRLF and bare LF. */
+static int
+parse_pass(int fd, int raw, struct str *payload, int *crlf_r, int *bare_r,
+    uint64_t *wire_r)
 {
-	unsigned char in[16384], out[32768];
-	struct msgcache *mc = NULL;
-	int fd, raw, crlf = 0, bare_lf = 0, rc = -1;
-	uint64_t wire = 0;
+	unsigned char in[32768], out[65536];
+	struct msgcache *mc = msgcache_new();
 	unsigned char prev = 0;
-	ssize_t n, i;
+	uint64_t wire = 0;
+	ssize_t n;
+	int rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	/* CRLF files with no bare LF are kept as they are (served as-is);
-	 * anything else is LF text, served with every LF as CRLF. */
-	while ((n = read(fd, in, sizeof(in))) > 0)
-		for (i = 0; i < n; i++) {
-			if (in[i] == '\n') {
-				if (prev == '\r')
-					crlf = 1;
-				else
-					bare_lf = 1;
-			}
-			prev = in[i];
-		}
-	if (n < 0 || lseek(fd, 0, SEEK_SET) < 0)
-		goto out;
-	raw = crlf && !bare_lf;
-	mc = msgcache_new();
-	if (mc == NULL)
+	if (mc == NULL || lseek(fd, 0, SEEK_SET) < 0)
 		goto out;
 	while ((n = read(fd, in, sizeof(in))) > 0) {
+		const unsigned char *p = in, *end = in + n, *lf;
 		size_t o = 0;
 
-		for (i = 0; i < n; i++) {
-			if (!raw && in[i] == '\n')
+		while ((lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			size_t k = (size_t)(lf - p);
+			unsigned char before = k ? lf[-1] : prev;
+
+			if (before == '\r')
+				*crlf_r = 1;
+			else
+				*bare_r = 1;
+			memcpy(out + o, p, k);
+			o += k;
+			if (!raw)
 				out[o++] = '\r';
-			out[o++] = in[i];
+			out[o++] = '\n';
+			prev = '\n';
+			p = lf + 1;
+		}
+		if (p < end) {
+			memcpy(out + o, p, (size_t)(end - p));
+			o += (size_t)(end - p);
+			prev = end[-1];
 		}
 		wire += o;
 		if (msgcache_feed(mc, out, o) < 0)
@@ -243,11 +243,32 @@ mailbox_parse_file(const char *path, struct str *payload, int *raw_r,
 	}
 	if (n < 0 || msgcache_finish(mc, raw, payload) < 0)
 		goto out;
-	*raw_r = raw;
-	*wire_size_r = wire;
+	*wire_r = wire;
 	rc = 0;
 out:
 	msgcache_free(&mc);
+	return rc;
+}
+
+int
+mailbox_parse_file(const char *path, struct str *payload, int *raw_r,
+    uint64_t *wire_size_r)
+{
+	int fd, crlf = 0, bare = 0, rc;
+	size_t mark = payload->len;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* Most files are LF text: one pass.  A file whose lines all end in
+	 * CRLF is kept as it is (served as-is): parse it again that way. */
+	rc = parse_pass(fd, 0, payload, &crlf, &bare, wire_size_r);
+	*raw_r = 0;
+	if (rc == 0 && crlf && !bare) {
+		str_truncate(payload, mark);
+		rc = parse_pass(fd, 1, payload, &crlf, &bare, wire_size_r);
+		*raw_r = 1;
+	}
 	close(fd);
 	return rc;
 }

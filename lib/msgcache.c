@@ -48,26 +48,48 @@ msgcache_new(void)
 	return mc;
 }
 
-/* Keep the top header (up to the first empty line) for msgcache_fields. */
+/* Keep the top header (up to the first empty line) for msgcache_fields:
+ * append whole spans, looking only at line ends. */
 static void
 msgcache_keep_header(struct msgcache *mc, const unsigned char *p, size_t n)
 {
-	size_t i;
+	const unsigned char *s = p, *end = p + n, *lf;
+	size_t take = n;
 
-	for (i = 0; i < n && !mc->hdr_done; i++) {
-		unsigned char c = p[i];
+	while ((lf = memchr(s, '\n', (size_t)(end - s))) != NULL) {
+		/* the line that lf ends is empty: "\n" or "\r\n" right
+		 * after the previous line end */
+		size_t at = (size_t)(lf - p);
+		unsigned char b1 = at >= 1 ? p[at - 1] : mc->last[2];
+		unsigned char b2 = at >= 2 ? p[at - 2] :
+		    at == 1 ? mc->last[2] : mc->last[1];
 
-		/* end: LF LF or LF CR LF (a blank line) */
-		if (c == '\n' && (mc->last[2] == '\n' ||
-		    (mc->last[2] == '\r' && mc->last[1] == '\n')))
+		if (b1 == '\n' || (b1 == '\r' && b2 == '\n') ||
+		    (mc->hdr.len + at == 0) ||
+		    (b1 == '\r' && mc->hdr.len + at == 1)) {
+			take = at + 1;
 			mc->hdr_done = 1;
-		if (mc->hdr.len == 0 && mc->last[2] == 0 && c == '\n')
-			mc->hdr_done = 1;	/* no header at all */
-		mc->last[0] = mc->last[1];
-		mc->last[1] = mc->last[2];
-		mc->last[2] = c;
-		if (str_appendc(&mc->hdr, (char)c) < 0)
-			mc->hdr_done = 1;	/* past the bound: keep what we have */
+			break;
+		}
+		s = lf + 1;
+	}
+	if (take > MSGCACHE_HDR_MAX - mc->hdr.len) {
+		/* past the bound: keep what fits */
+		take = MSGCACHE_HDR_MAX - mc->hdr.len;
+		mc->hdr_done = 1;
+	}
+	if (str_append(&mc->hdr, p, take) < 0)
+		mc->hdr_done = 1;
+	if (take >= 3)
+		memcpy(mc->last, p + take - 3, 3);
+	else {
+		size_t i;
+
+		for (i = 0; i < take; i++) {
+			mc->last[0] = mc->last[1];
+			mc->last[1] = mc->last[2];
+			mc->last[2] = p[i];
+		}
 	}
 }
 
