@@ -294,10 +294,13 @@ main(int argc, char **argv)
 	struct mailbox_msg *m = NULL;
 	unsigned flags;
 	uint32_t uid;
+	char sid[16];
 	int r;
 
 	parse_args(argc, argv, &o);
 	log_open("deliver", 0);
+	log_new_session_id(sid, sizeof(sid));
+	log_set_session(sid);
 	if (instance_open(o.conf_dir, &inst, &err) < 0)
 		die(EX_TEMPFAIL, "configuration: %s", err.s);
 	if (inst.log_stderr)

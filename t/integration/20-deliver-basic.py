@@ -3,6 +3,7 @@
 options, headers, folders, flags and every exit code."""
 import os
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -73,6 +74,25 @@ try:
     data = open(os.path.join(md, m["file"]), "rb").read()
     check(m["raw"] and data.endswith(wire), "raw message not byte-exact")
     check(m["size"] == len(data), "raw size")
+
+    # memory is bounded by buffers, not by the message size: 40 MB in
+    big = message("big", body_lines=1) + ("x" * 999 + "\n") * 40000
+    # GNU time reports the child's own peak (no pre-exec copy of Python)
+    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + inst.deliver_cmd("-d", "alice"),
+                       input=big.encode(), capture_output=True)
+    check(r.returncode == 0, "40 MB delivery: %r" % r.stderr)
+    kb = int(r.stderr.split()[-1])
+    check(kb < (60000 if ASAN else 8000), "deliver used %d KB for a 40 MB message" % kb)
+    d, _ = inst.dump("alice")
+    m = d["msgs"][-1]
+    check(m["size"] == wire_size(os.path.join(md, m["file"]), False) and
+          m["size"] > 40000000, "40 MB message size %d" % m["size"])
+
+    # as root, the files belong to the mail user, not root
+    if os.geteuid() == 0:
+        st = os.stat(os.path.join(md, m["file"]))
+        check(st.st_uid != 0 and os.stat(os.path.join(md, "zest.index")).st_uid == st.st_uid,
+              "files owned by uid %d" % st.st_uid)
 
     # exit codes
     r = inst.deliver(message("x"), "-d", "nobody-here")
