@@ -36,6 +36,20 @@ const struct conf_key instance_keys[] = {
 	{ "max_recipients", CONF_UINT, "1000", 1, 100000 },
 	{ "queue_lifetime", CONF_DURATION, "5d", 60, 365ULL * 86400 },
 	{ "lock_timeout", CONF_DURATION, "30s", 1, 3600 },
+	{ "local_concurrency", CONF_UINT, "10", 1, 1000 },
+	{ "remote_concurrency", CONF_UINT, "20", 1, 1000 },
+	{ "queue_retry_min", CONF_DURATION, "1m", 1, 86400 },
+	{ "queue_retry_max", CONF_DURATION, "1h", 1, 7 * 86400 },
+	{ "delay_warning", CONF_DURATION, "4h", 0, 365ULL * 86400 },
+	{ "bounce_size_limit", CONF_SIZE, "1M", 0, 1ULL << 31 },
+	{ "smtpd_line_max", CONF_SIZE, "64k", 1000, 1ULL << 24 },
+	{ "smtpd_error_limit", CONF_UINT, "20", 1, 1000 },
+	{ "smtpd_timeout", CONF_DURATION, "300s", 10, 3600 },
+	{ "smtp_port", CONF_UINT, "25", 1, 65535 },
+	{ "smtp_connect_timeout", CONF_DURATION, "30s", 1, 3600 },
+	{ "smtp_timeout", CONF_DURATION, "5m", 1, 3600 },
+	{ "smtp_data_timeout", CONF_DURATION, "10m", 1, 7200 },
+	{ "dns_server", CONF_STRING, NULL, 0, 0 },
 	{ "log", CONF_STRING, "syslog", 0, 0 },
 	{ NULL, CONF_STRING, NULL, 0, 0 }
 };
@@ -203,4 +217,23 @@ unsigned
 instance_port(const struct instance *inst, unsigned std)
 {
 	return inst->port_base + std;
+}
+
+char *
+instance_queue_inject(const struct instance *inst)
+{
+	struct str p = STR_INIT;
+
+	if (str_appendf(&p, "%s/bin/queue-inject", inst->run_dir) < 0)
+		goto nomem;
+	if (access(p.s, F_OK) < 0) {
+		str_clear(&p);
+		if (str_appendf(&p, "%s/queue-inject", inst->libexec_dir) < 0)
+			goto nomem;
+	}
+	return str_steal(&p);
+nomem:
+	str_free(&p);
+	errno = ENOMEM;
+	return NULL;
 }

@@ -61,6 +61,13 @@ char *instance_path(const struct instance *inst, const char *rel);
 /* The port a service with standard port std listens on: port_base + std. */
 unsigned instance_port(const struct instance *inst, unsigned std);
 
+/* The queue-inject program the instance's programs run: a newly allocated
+ * path, run_dir/bin/queue-inject when that file exists (the setuid copy
+ * `zest start` makes for a root-run instance whose libexec_dir/queue-inject
+ * is not installed setuid zest-queue, e.g. a build tree), else
+ * libexec_dir/queue-inject.  NULL with errno ENOMEM. */
+char *instance_queue_inject(const struct instance *inst);
+
 /* Check that a domain or host name is plausible: 1..253 bytes of letters,
  * digits, '-' and '.', not starting with '.' or '-'.  Returns 1 or 0. */
 int instance_valid_hostname(const char *name);

@@ -29,18 +29,33 @@ struct tls_ctx *tls_server_ctx(const char *cert_file, const char *key_file,
  * verify against the system's CA store.  NULL with a message in err. */
 struct tls_ctx *tls_client_ctx(int verify, struct str *err);
 
-/* Free; *cp becomes NULL. */
+/* Add the certificates of the PEM file ca_file to the trusted ones of a
+ * client context (e.g. an instance's self-signed certificate).  Returns 0,
+ * or -1 with a message in err. */
+int tls_ctx_load_ca(struct tls_ctx *ctx, const char *ca_file, struct str *err);
+
+/* Free; *cp becomes NULL.  Sessions made from it stay usable. */
 void tls_ctx_free(struct tls_ctx **cp);
 
 /* Handshake as server on rfd/wfd (the same descriptor for a socket),
  * bounded by the io's timeouts/deadline (io is the plain-text io of the
  * connection; it must have nothing pending: callers discard pipelined
- * plain text first).  On success the io now reads and writes through TLS
- * (io_set_ops).  -1 with a message in err. */
+ * plain text first, else this fails; buffered output, e.g. SMTP's "220
+ * Ready to start TLS", is flushed in plain text first).  Every wait is
+ * bounded by the io's timeouts, the whole by its deadline: set one, or a
+ * peer sending a byte per timeout keeps the handshake going.  On success
+ * the io now reads and writes through TLS (io_set_ops): the io's read
+ * returns 0 at close_notify or at a plain end of file, and fails with the
+ * transport's errno (ETIMEDOUT, ECONNRESET, ...) or EPROTO for a TLS
+ * error; after any such failure the session is broken and every later
+ * read or write fails with EPROTO.  -1 with a message in err and errno
+ * set. */
 int tls_accept(struct tls_ctx *ctx, struct io *io, int rfd, int wfd,
     struct tls_session **s_r, struct str *err);
 
-/* Handshake as client; servername for SNI (may be NULL). */
+/* Handshake as client; servername for SNI and, with a verifying context,
+ * the name (or IP address) the certificate must carry (may be NULL: no
+ * SNI, no name check).  Otherwise as tls_accept. */
 int tls_connect(struct tls_ctx *ctx, struct io *io, int fd,
     const char *servername, struct tls_session **s_r, struct str *err);
 
@@ -48,8 +63,17 @@ int tls_connect(struct tls_ctx *ctx, struct io *io, int fd,
  * headers and logs. */
 const char *tls_session_info(const struct tls_session *s);
 
-/* Send close_notify (best effort) and free; *sp becomes NULL.  The io must
- * not be used for TLS afterwards. */
+/* The peer's certificate was presented and verified against the trusted
+ * certificates (also known with verify 0).  Returns 1 or 0. */
+int tls_session_verified(const struct tls_session *s);
+
+/* The last TLS error of the session ("" when none), for logs after the
+ * io reported EPROTO. */
+const char *tls_session_error(const struct tls_session *s);
+
+/* Flush the io's buffered output, send close_notify (best effort; both
+ * skipped after a fatal error) and free; *sp becomes NULL.  The io's reads
+ * and writes then fail with ENOTCONN. */
 void tls_session_free(struct tls_session **sp);
 
 #endif
