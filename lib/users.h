@@ -24,6 +24,11 @@
 /* The file name of the users table inside tables_dir. */
 #define USERS_TABLE "users"
 
+/* The names-only copy of the users table inside tables_dir (mode 0644,
+ * for smtpd, which may not read the hashes); `zest useradd` and `zest
+ * userdel` rewrite it from the users table. */
+#define USERS_MAILBOXES_TABLE "mailboxes"
+
 struct user {
 	char *name;	/* the bare name, lowercase */
 	char *hash;

@@ -3,6 +3,8 @@
  * zest useradd, userdel, passwd, users: the users table (tables/users) and
  * the users' Maildirs.  Every change goes through table_edit, which holds
  * tables/users.lock, rewrites the text atomically and recompiles the cdb.
+ * useradd and userdel then rewrite tables/mailboxes, the user names alone
+ * (mode 0644), which smtpd reads to accept or refuse recipients.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "table.h"
 #include "users.h"
 #include "zest.h"
@@ -138,6 +141,54 @@ passwd_edit(const char *key, const char *old, struct str *value_r,
 	return 1;
 }
 
+/* Add one user name to the mailboxes text (table_foreach callback). */
+static int
+mailboxes_name(const char *key, const char *value, void *arg)
+{
+	return str_appendf(arg, "%s\n", key) < 0 ? 1 : 0;
+}
+
+/* Rewrite tables/mailboxes from users.cdb, under mailboxes.lock: whoever
+ * writes last read the users table after every edit before it. */
+static int
+user_mailboxes(const struct instance *inst)
+{
+	struct str path = STR_INIT, cdb = STR_INIT, text = STR_INIT;
+	struct str err = STR_INIT;
+	struct table *t = NULL;
+	int lockfd = -1, r = -1;
+
+	if (str_appendf(&path, "%s/%s", inst->tables_dir,
+	    USERS_MAILBOXES_TABLE) < 0 || str_appendf(&cdb, "%s/%s.cdb",
+	    inst->tables_dir, USERS_TABLE) < 0 || str_appends(&text,
+	    "# mailboxes: the names of the users table, for smtpd.\n"
+	    "# Rewritten by `zest useradd` and `zest userdel`.\n") < 0) {
+		zest_err("out of memory");
+		goto out;
+	}
+	if ((lockfd = table_lock(path.s, &err)) < 0)
+		zest_err("%s", str_cstr(&err));
+	else if ((t = table_open(cdb.s)) == NULL)
+		zest_err("%s: %s", cdb.s, strerror(errno));
+	else if (table_foreach(t, mailboxes_name, &text) != 0)
+		zest_err("%s: cannot list the users", cdb.s);
+	else if (fs_write_atomic(path.s, text.s, text.len, 0644) < 0)
+		zest_err("%s: %s", path.s, strerror(errno));
+	else if (table_compile(path.s, &err) < 0)
+		zest_err("%s", str_cstr(&err));
+	else
+		r = 0;
+out:
+	table_close(&t);
+	if (lockfd >= 0)
+		close(lockfd);
+	str_free(&path);
+	str_free(&cdb);
+	str_free(&text);
+	str_free(&err);
+	return r;
+}
+
 /* The owner of new Maildirs: vmail_user when root, else the invoker. */
 static int
 user_owner(const struct instance *inst, uid_t *uid_r, gid_t *gid_r)
@@ -230,6 +281,8 @@ cmd_useradd(struct instance *inst, int argc, char **argv)
 		str_free(&del.maildir);
 		goto out;
 	}
+	if (user_mailboxes(inst) < 0)
+		goto out;
 	printf("zest: added user %s@%s, Maildir %s%s\n", argv[1],
 	    inst->domain, ue.maildir.s, existed ? " (already there, kept)" :
 	    "");
@@ -249,6 +302,10 @@ cmd_userdel(struct instance *inst, int argc, char **argv)
 		return zest_usage("userdel NAME");
 	if (!user_name_ok(argv[1]) ||
 	    user_edit(inst, argv[1], userdel_edit, &ue) < 0) {
+		str_free(&ue.maildir);
+		return ZEST_FAIL;
+	}
+	if (user_mailboxes(inst) < 0) {
 		str_free(&ue.maildir);
 		return ZEST_FAIL;
 	}
