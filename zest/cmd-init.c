@@ -63,8 +63,9 @@ static const struct init_table init_tables[] = {
 	{ USERS_TABLE, "# users: the mail users of this instance.\n"
 	    "# NAME HASH UID GID MAILDIR -- kept by `zest useradd`, "
 	    "`zest userdel`, `zest passwd`.\n" },
-	{ "aliases", "# aliases: NAME ADDRESS[, ADDRESS...]\n"
-	    "# Mail for NAME@domain goes to the addresses instead.\n" },
+	{ "aliases", "# aliases: NAME ADDRESS[, ADDRESS...] -- mail for "
+	    "NAME@domain goes there; add `postmaster USER` (RFC 5321 4.5.1)."
+	    "\nmailer-daemon postmaster\n" },
 	{ "domains", "# domains: DOMAIN -- the domains delivered here.\n" },
 	{ "routes", "# routes: DOMAIN HOST[:PORT] -- send mail for DOMAIN "
 	    "to HOST instead of its MX.\n" },

@@ -41,6 +41,8 @@ static const struct zest_cmd zest_cmds[] = {
 	{ "status", cmd_status, NEED_INSTANCE, "status" },
 	{ "reconstruct", cmd_reconstruct, NEED_MAYBE, "reconstruct USER... | -p MAILDIR..." },
 	{ "dump", cmd_dump, NEED_MAYBE, "dump [-n] USER[/FOLDER] | -p MAILDIR" },
+	{ "queue", cmd_queue, NEED_INSTANCE, "queue" },
+	{ "flush", cmd_flush, NEED_INSTANCE, "flush" },
 	{ NULL, NULL, NEED_NONE, NULL }
 };
 

@@ -50,6 +50,8 @@ int cmd_stop(struct instance *inst, int argc, char **argv);
 int cmd_status(struct instance *inst, int argc, char **argv);
 int cmd_reconstruct(struct instance *inst, int argc, char **argv);
 int cmd_dump(struct instance *inst, int argc, char **argv);
+int cmd_queue(struct instance *inst, int argc, char **argv);
+int cmd_flush(struct instance *inst, int argc, char **argv);
 
 /* cert.c: write a self-signed certificate for hostname (EC P-256, ten
  * years, CN hostname, SAN hostname, localhost, 127.0.0.1) to certpath

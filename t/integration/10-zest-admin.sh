@@ -8,6 +8,7 @@
 : "${ZEST_BIN:?ZEST_BIN must name the directory holding zest}"
 Z="$ZEST_BIN/zest"
 T=$(mktemp -d "${TMPDIR:-/tmp}/zest-admin.XXXXXX") || exit 1
+chmod 755 "$T"	# the mail and queue users must reach the instance
 I="$T/inst"
 trap 'rm -rf "$T"' EXIT INT TERM
 

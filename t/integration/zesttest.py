@@ -6,9 +6,11 @@ directory, driven only through the instance contract (zest init, useradd,
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 BIN = os.environ.get("ZEST_BIN") or os.path.abspath("build/bin")
 ASAN = os.environ.get("ZEST_ASAN") == "1"
@@ -77,7 +79,106 @@ class Instance:
         return parse_dump(r.stdout), r
 
     def cleanup(self):
+        self.spawner_stop(signal.SIGKILL)
+        if os.environ.get("ZEST_KEEP"):
+            print("kept", self.base)
+            return
         shutil.rmtree(self.base, ignore_errors=True)
+
+    # --- the queue (docs/QUEUE.md) ---
+
+    def queue_dir(self, *sub):
+        return os.path.join(self.dir, "queue", *sub)
+
+    def inject(self, sender, rcpts, msg, extra="", cmd=None, **kw):
+        """Run queue-inject; returns (returncode, answer, stderr)."""
+        data = queue_input(sender, rcpts, msg, extra)
+        cmd = cmd or [os.path.join(BIN, "queue-inject"), "-C", self.dir]
+        r = subprocess.run(cmd, input=data, capture_output=True, **kw)
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+    spawner = None
+
+    def spawner_start(self, wait=True):
+        """Start the spawner (and so queued) in the background, logging to
+        BASE/spawner.log; wait until queued reads its trigger FIFO."""
+        log = open(os.path.join(self.base, "spawner.log"), "ab")
+        self.spawner = subprocess.Popen(
+            [os.path.join(BIN, "spawner"), "-C", self.dir, "-p",
+             os.path.join(self.dir, "run", "queue.pid")],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True)
+        log.close()
+        deadline = time.time() + 20
+        while wait and time.time() < deadline:
+            try:
+                fd = os.open(self.queue_dir("trigger"),
+                             os.O_WRONLY | os.O_NONBLOCK)
+                os.close(fd)
+                return self.spawner
+            except OSError:
+                check(self.spawner.poll() is None, "spawner exited: %s" %
+                      self.spawner_log()[-2000:])
+                time.sleep(0.02)
+        check(not wait, "queued did not start")
+        return self.spawner
+
+    def spawner_stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop the spawner; SIGKILL kills its whole process group (queued
+        and the deliveries too).  Returns its exit status."""
+        p, self.spawner = self.spawner, None
+        if p is None:
+            return None
+        try:
+            if sig == signal.SIGKILL:
+                os.killpg(p.pid, sig)
+            else:
+                p.send_signal(sig)
+        except ProcessLookupError:
+            pass
+        return p.wait(timeout=timeout)
+
+    def spawner_log(self):
+        try:
+            return open(os.path.join(self.base, "spawner.log"),
+                        errors="replace").read()
+        except OSError:
+            return ""
+
+    def queue_ids(self):
+        return sorted(os.listdir(self.queue_dir("env")))
+
+    def wait_queue_empty(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.queue_ids():
+                return
+            time.sleep(0.05)
+        fail("queue not empty: %s\n%s" % (self.zest("queue").stdout[-3000:],
+                                          self.spawner_log()[-3000:]))
+
+    def maildir_msgs(self, user):
+        """The messages in user's new/ and cur/, as bytes, oldest first."""
+        md = os.path.join(self.dir, "mail", user)
+        return [open(os.path.join(md, f), "rb").read()
+                for f in sorted(files_in(md), key=lambda f: f.split("/")[1])]
+
+
+def queue_input(sender, rcpts, msg, extra=""):
+    """queue-inject's input: ENV text, ".", the message in chunks, "E".
+    rcpts are addresses or (address, notify, orcpt) tuples."""
+    lines = ["V1", "F" + sender]
+    for r in rcpts:
+        a, n, o = r if isinstance(r, tuple) else (r, "", "")
+        lines.append("R%s\t%s\t%s" % (a, n, o))
+    env = "\n".join(lines) + "\n" + extra + ".\n"
+    if isinstance(msg, str):
+        msg = msg.encode()
+    out = env.encode()
+    for i in range(0, len(msg), 65536):
+        part = msg[i:i + 65536]
+        out += b"D%d\n" % len(part) + part
+    return out + b"E\n"
 
 
 def parse_dump(text):

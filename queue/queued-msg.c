@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queued: the messages of the queue.  A message is env/<id> (its
+ * envelope), msg/<id> (its bytes) and state/<id> (the outcomes so far, one
+ * fsync()ed line each).  This file loads them, records outcomes, and
+ * removes a message once every recipient is done and reported.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dsn.h"
+#include "fs.h"
+#include "log.h"
+#include "queued.h"
+
+/* The C line of the double bounces queued sends (see queued-bounce.c). */
+#define DOUBLE_MARK "queued: double-bounce"
+
+static size_t
+msg_hash(const char *id, size_t size)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % size;
+}
+
+struct msg *
+msg_find(struct queued *q, const char *id)
+{
+	struct msg *m;
+
+	if (q->hsize == 0)
+		return NULL;
+	for (m = q->hash[msg_hash(id, q->hsize)]; m != NULL; m = m->hnext)
+		if (strcmp(m->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+/* Grow the hash table to twice the messages when it gets full. */
+static int
+msg_rehash(struct queued *q)
+{
+	struct msg **nh, *m;
+	size_t ns = q->hsize ? q->hsize * 2 : 1024, h;
+
+	if ((nh = calloc(ns, sizeof *nh)) == NULL)
+		return -1;
+	for (m = q->head; m != NULL; m = m->next) {
+		h = msg_hash(m->id, ns);
+		m->hnext = nh[h];
+		nh[h] = m;
+	}
+	free(q->hash);
+	q->hash = nh;
+	q->hsize = ns;
+	return 0;
+}
+
+static int
+msg_insert(struct queued *q, struct msg *m)
+{
+	size_t h;
+
+	if (q->count >= q->hsize && msg_rehash(q) < 0)
+		return -1;
+	h = msg_hash(m->id, q->hsize);
+	m->hnext = q->hash[h];
+	q->hash[h] = m;
+	m->prev = q->tail;
+	if (q->tail != NULL)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+	q->count++;
+	return 0;
+}
+
+static void
+msg_free(struct msg *m)
+{
+	size_t i;
+
+	if (m->r != NULL) {
+		for (i = 0; i < m->env.nrcpt; i++) {
+			free(m->r[i].user);
+			free(m->r[i].final);
+			free(m->r[i].text);
+			free(m->r[i].mta);
+		}
+	}
+	free(m->r);
+	qenv_free(&m->env);
+	alias_seen_free(&m->seen);
+	free(m);
+}
+
+static void
+msg_unlink(struct queued *q, struct msg *m)
+{
+	struct msg **pp = &q->hash[msg_hash(m->id, q->hsize)];
+
+	while (*pp != m)
+		pp = &(*pp)->hnext;
+	*pp = m->hnext;
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		q->head = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
+	else
+		q->tail = m->prev;
+	q->count--;
+}
+
+void
+msg_free_all(struct queued *q)
+{
+	struct msg *m, *next;
+
+	for (m = q->head; m != NULL; m = next) {
+		next = m->next;
+		msg_free(m);
+	}
+	free(q->hash);
+	q->hash = NULL;
+	q->head = q->tail = NULL;
+	q->hsize = q->count = 0;
+}
+
+/* Whether a remote success was handed to a host that does not take
+ * DSN parameters: remote's text starts with "relayed:". */
+static int
+text_relayed(const char *t)
+{
+	const char *p = t != NULL ? strstr(t, "smtp; ") : NULL;
+
+	if (p == NULL || strlen(p) < 10)
+		return 0;
+	p += 10;		/* "smtp; 250 " */
+	if (*p >= '0' && *p <= '9' && strchr(p, ' ') != NULL)
+		p = strchr(p, ' ') + 1;	/* the x.y.z */
+	return strncmp(p, "relayed:", 8) == 0;
+}
+
+/* What recipient i's outcome owes the sender. */
+static enum report
+msg_report(const struct msg *m, size_t i)
+{
+	const struct qenv_rcpt *er = &m->env.rcpt[i];
+	const struct rcpt *r = &m->r[i];
+
+	if (r->outcome == 'F') {
+		if (m->env.sender[0] == '\0')
+			return m->env.client != NULL && strncmp(m->env.client,
+			    DOUBLE_MARK, strlen(DOUBLE_MARK)) == 0 ?
+			    REPORT_NONE : REPORT_DOUBLE;
+		return dsn_wanted(er->notify, DSN_FAILED) ? REPORT_FAILED :
+		    REPORT_NONE;
+	}
+	if (r->outcome != 'D' || m->env.sender[0] == '\0' ||
+	    !dsn_wanted(er->notify, DSN_DELIVERED))
+		return REPORT_NONE;
+	if (!r->remote)
+		return REPORT_DELIVERED;
+	return text_relayed(r->text) ? REPORT_RELAYED : REPORT_NONE;
+}
+
+/* Append "<n> <what> <t> <text>" to state/<id> and fsync it (and the
+ * directory when the file is new). */
+int
+msg_state(struct queued *q, struct msg *m, const char *n, char what,
+    time_t t, const char *text)
+{
+	struct str path = STR_INIT, line = STR_INIT;
+	int fd, created = 0, r = -1;
+	size_t i;
+
+	str_appendf(&path, "state/%s", m->id);
+	str_appendf(&line, "%s %c %lld ", n, what, (long long)t);
+	for (i = 0; text[i] != '\0' && i < QUEUED_TEXT_MAX; i++)
+		str_appendc(&line, (unsigned char)text[i] < 0x20 ? ' ' :
+		    text[i]);
+	if (str_appendc(&line, '\n') < 0 || path.s == NULL)
+		goto out;
+	fd = open(path.s, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0600);
+		created = 1;
+	}
+	if (fd < 0)
+		goto out;
+	if (fs_write_all(fd, line.s, line.len) == 0 && fsync(fd) == 0 &&
+	    (!created || fs_fsync_dir("state") == 0))
+		r = 0;
+	m->has_state = 1;
+	close(fd);
+out:
+	if (r < 0)
+		log_err("%s: cannot record outcome: %s", m->id,
+		    strerror(errno));
+	str_free(&path);
+	str_free(&line);
+	return r;
+}
+
+void
+msg_outcome(struct queued *q, struct msg *m, size_t i, char what,
+    const char *text, time_t now)
+{
+	struct rcpt *r = &m->r[i];
+	char n[24];
+
+	snprintf(n, sizeof n, "%zu", i);
+	free(r->text);
+	r->text = strdup(text);
+	r->last = now;
+	msg_state(q, m, n, what, now, text);
+	if (what == 'R') {
+		r->tries++;
+		return;
+	}
+	r->outcome = what;
+	r->report = (unsigned char)msg_report(m, i);
+	log_info("%s: to=<%s> %s: %s", m->id, m->env.rcpt[i].addr,
+	    what == 'D' ? "delivered" : "failed", text);
+}
+
+/* Apply one line of a state file. */
+static void
+state_line(struct msg *m, char *line, char *last)
+{
+	char *f[4], *end;
+	unsigned long n;
+	long long t;
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		f[k] = line;
+		if ((line = strchr(line, ' ')) == NULL)
+			return;
+		*line++ = '\0';
+	}
+	f[3] = line;
+	t = strtoll(f[2], &end, 10);
+	if (*end != '\0' || strlen(f[1]) != 1)
+		return;
+	if (strcmp(f[0], "-") == 0) {
+		if (f[1][0] == 'W')
+			m->delay_sent = 1;
+		return;
+	}
+	n = strtoul(f[0], &end, 10);
+	if (*end != '\0' || n >= m->env.nrcpt || !strchr("DFRS", f[1][0]))
+		return;
+	last[n] = f[1][0];
+	if (f[1][0] == 'S')
+		return;
+	free(m->r[n].text);
+	m->r[n].text = strdup(f[3]);
+	m->r[n].last = (time_t)t;
+	if (f[1][0] == 'R')
+		m->r[n].tries++;
+}
+
+/* Read state/<id>.  Returns 1 when it has lines, 0 when none, -1. */
+static int
+state_load(struct msg *m)
+{
+	struct str path = STR_INIT, text = STR_INIT;
+	char *last = NULL, *p, *nl;
+	int r = 0, fd;
+	size_t i;
+
+	str_appendf(&path, "state/%s", m->id);
+	if (fs_read_file(path.s, QUEUED_STATE_MAX, &text) < 0) {
+		r = errno == ENOENT ? 0 : -1;
+		goto out;
+	}
+	/* a line cut by a crash is ignored; end it so appends stay whole */
+	if (text.len > 0 && text.s[text.len - 1] != '\n' &&
+	    (fd = open(path.s, O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0) {
+		if (fs_write_all(fd, "\n", 1) < 0 || fsync(fd) < 0)
+			r = -1;
+		close(fd);
+	}
+	if (r < 0 || (last = calloc(m->env.nrcpt, 1)) == NULL) {
+		r = -1;
+		goto out;
+	}
+	for (p = text.s; p != NULL && (nl = strchr(p, '\n')) != NULL;
+	    p = nl + 1) {
+		*nl = '\0';
+		state_line(m, p, last);
+		r = 1;
+	}
+	for (i = 0; i < m->env.nrcpt; i++) {
+		m->r[i].outcome = last[i] == 'R' ? 0 : last[i];
+		m->r[i].report = (unsigned char)msg_report(m, i);
+	}
+out:
+	free(last);
+	str_free(&path);
+	str_free(&text);
+	return r;
+}
+
+/* Read env/<id> and msg/<id>'s size.  Returns 0, 1 when the envelope
+ * is gone, -1 (m->bad set) when unusable. */
+static int
+msg_read_env(struct msg *m)
+{
+	struct str path = STR_INIT, text = STR_INIT, err = STR_INIT;
+	struct stat st;
+	int r = -1;
+
+	str_appendf(&path, "env/%s", m->id);
+	if (fs_read_file(path.s, QUEUED_ENV_MAX, &text) < 0) {
+		if (errno == ENOENT)
+			r = 1;
+		else
+			log_err("%s: %s", path.s, strerror(errno));
+		goto out;
+	}
+	if (qenv_parse(&m->env, str_cstr(&text), text.len, QENV_STORED, 0,
+	    &err) < 0) {
+		log_err("%s: %s", path.s, err.s);
+		goto out;
+	}
+	str_clear(&path);
+	str_appendf(&path, "msg/%s", m->id);
+	if (stat(path.s, &st) < 0) {
+		log_err("%s: %s", path.s, strerror(errno));
+		goto out;
+	}
+	m->size = (unsigned long long)st.st_size;
+	r = 0;
+out:
+	m->bad = r < 0;
+	str_free(&path);
+	str_free(&text);
+	str_free(&err);
+	return r;
+}
+
+/* Load one message from the queue. */
+static int
+msg_load(struct queued *q, const char *id, time_t now)
+{
+	struct msg *m = calloc(1, sizeof *m);
+	int r, has_state = 0;
+	size_t i;
+
+	if (m == NULL || strlen(id) >= sizeof m->id) {
+		free(m);
+		return -1;
+	}
+	memcpy(m->id, id, strlen(id) + 1);
+	qenv_init(&m->env, QENV_STORED, 0);
+	if ((r = msg_read_env(m)) > 0) {
+		msg_free(m);
+		return 0;
+	}
+	if (r == 0 && (m->r = calloc(m->env.nrcpt, sizeof *m->r)) == NULL) {
+		msg_free(m);
+		return -1;
+	}
+	if (r == 0 && (has_state = state_load(m)) < 0) {
+		log_err("state/%s: %s", id, strerror(errno));
+		m->bad = 1;
+	}
+	if (msg_insert(q, m) < 0) {
+		msg_free(m);
+		return -1;
+	}
+	if (m->bad)
+		return 0;
+	log_info("%s: from=<%s> size=%llu nrcpt=%zu", m->id, m->env.sender,
+	    m->size, m->env.nrcpt);
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->r[i].outcome == 0 && m->r[i].tries > 0)
+			m->r[i].next = m->r[i].last +
+			    sched_backoff(q, m->r[i].tries);
+	m->has_state = has_state;
+	if (!(m->routed = route_msg(q, m, has_state, now) == 0))
+		m->hold = now + q->retry_min;
+	/* reports owed from before a restart, or failures found now */
+	m->recheck = 1;
+	return 0;
+}
+
+int
+msg_scan(struct queued *q, time_t now)
+{
+	struct dirent *de;
+	DIR *d = opendir("env");
+	int n = 0;
+
+	if (d == NULL) {
+		log_err("env/: %s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!qenv_id_valid(de->d_name) || msg_find(q, de->d_name))
+			continue;
+		if (msg_load(q, de->d_name, now) < 0)
+			log_err("%s: out of memory", de->d_name);
+		else
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Remove message m: env/ first (fsynced: the commit point), then the
+ * rest. */
+static void
+msg_remove(struct queued *q, struct msg *m)
+{
+	struct str p = STR_INIT;
+
+	str_appendf(&p, "env/%s", m->id);
+	if (unlink(p.s) < 0 || fs_fsync_dir("env") < 0) {
+		log_err("%s: %s", p.s, strerror(errno));
+		m->hold = time(NULL) + q->retry_min;
+		str_free(&p);
+		return;
+	}
+	str_clear(&p);
+	str_appendf(&p, "msg/%s", m->id);
+	unlink(p.s);
+	str_clear(&p);
+	str_appendf(&p, "state/%s", m->id);
+	unlink(p.s);
+	str_free(&p);
+	log_info("%s: removed", m->id);
+	msg_unlink(q, m);
+	msg_free(m);
+}
+
+void
+msg_finish(struct queued *q, struct msg *m)
+{
+	size_t i;
+
+	if (m->bad || m->busy > 0)
+		return;
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->r[i].outcome == 0 || m->r[i].report != REPORT_NONE)
+			return;
+	msg_remove(q, m);
+}
+
+/* Remove the entries of dir that match: older than age seconds (age 0:
+ * any), or (without_env) whose env/ file is missing. */
+static void
+clean_dir(const char *dir, time_t now, time_t age, int without_env)
+{
+	struct str p = STR_INIT;
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		str_clear(&p);
+		str_appendf(&p, "env/%s", de->d_name);
+		if (without_env && (!qenv_id_valid(de->d_name) ||
+		    access(p.s, F_OK) == 0 || errno != ENOENT))
+			continue;
+		str_clear(&p);
+		str_appendf(&p, "%s/%s", dir, de->d_name);
+		if (lstat(p.s, &st) < 0 || (age > 0 && now - st.st_mtime < age))
+			continue;
+		if (unlink(p.s) == 0)
+			log_info("removed stale %s", p.s);
+		/* a state file without its envelope: a removal was cut short
+		 * (env/ goes first, then msg/, then state/) */
+		str_clear(&p);
+		str_appendf(&p, "msg/%s", de->d_name);
+		if (strcmp(dir, "state") == 0 && unlink(p.s) == 0)
+			log_info("removed stale %s", p.s);
+	}
+	closedir(d);
+	str_free(&p);
+}
+
+/* Files in env/ that are not queue ids are no envelopes: remove them. */
+static void
+clean_env(void)
+{
+	struct str p = STR_INIT;
+	struct dirent *de;
+	DIR *d = opendir("env");
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || qenv_id_valid(de->d_name))
+			continue;
+		str_clear(&p);
+		str_appendf(&p, "env/%s", de->d_name);
+		if (unlink(p.s) == 0)
+			log_warn("removed %s: not a queue entry", p.s);
+	}
+	closedir(d);
+	str_free(&p);
+}
+
+void
+msg_cleanup(struct queued *q, time_t now)
+{
+	clean_env();
+	clean_dir("tmp", now, QUEUED_TMP_AGE, 0);
+	clean_dir("state", now, 0, 1);
+	/* queue-inject renames msg/ before env/: a young orphan may be an
+	 * injection in progress */
+	clean_dir("msg", now, QUEUED_TMP_AGE, 1);
+	bounce_cleanup(q);
+}
+
+int
+msg_read_head(const struct msg *m, size_t max, struct str *out)
+{
+	struct str p = STR_INIT;
+	char buf[8192];
+	ssize_t n = 1;
+	int fd;
+
+	str_appendf(&p, "msg/%s", m->id);
+	fd = open(p.s, O_RDONLY | O_CLOEXEC);
+	str_free(&p);
+	if (fd < 0)
+		return -1;
+	while (out->len < max && n > 0) {
+		n = read(fd, buf, sizeof buf < max - out->len ? sizeof buf :
+		    max - out->len);
+		if (n > 0 && str_append(out, buf, (size_t)n) < 0)
+			n = -1;
+		if (n > 0 && dsn_header_len(out->s, out->len) < out->len)
+			break;
+	}
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+int
+msg_read_all(const struct msg *m, struct str *out)
+{
+	struct str p = STR_INIT;
+	int r;
+
+	str_appendf(&p, "msg/%s", m->id);
+	r = fs_read_file(p.s, (size_t)m->size + 1, out);
+	str_free(&p);
+	return r;
+}
