@@ -27,9 +27,16 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "fs.h"
+
+#define TLS_PEM_MAX (1024 * 1024)	/* certificate chain or key file */
+
 struct tls_ctx {
-	SSL_CTX *ssl;
+	SSL_CTX *ssl;		/* NULL for a deferred server context until
+				   its first handshake */
 	int server;
+	struct str cert_pem;	/* deferred: the files, read at creation */
+	struct str key_pem;
 };
 
 struct tls_session {
@@ -233,14 +240,13 @@ tls_ctx_common(SSL_CTX *c)
 	return SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
 }
 
-struct tls_ctx *
-tls_server_ctx(const char *cert_file, const char *key_file, struct str *err)
+/* A server SSL_CTX without certificate: the settings every server
+ * context shares. */
+static SSL_CTX *
+tls_server_ssl_new(struct str *err)
 {
-	struct tls_ctx *ctx;
 	SSL_CTX *c;
 
-	str_clear(err);
-	ERR_clear_error();
 	if ((c = SSL_CTX_new(TLS_server_method())) == NULL) {
 		tls_ssl_error(err, "TLS server context");
 		return NULL;
@@ -250,9 +256,25 @@ tls_server_ctx(const char *cert_file, const char *key_file, struct str *err)
 	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-	if (!tls_ctx_common(c) || !SSL_CTX_set_num_tickets(c, 0))
+	if (!tls_ctx_common(c) || !SSL_CTX_set_num_tickets(c, 0)) {
 		tls_ssl_error(err, "TLS server context");
-	else if (SSL_CTX_use_certificate_chain_file(c, cert_file) != 1)
+		SSL_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct tls_ctx *
+tls_server_ctx(const char *cert_file, const char *key_file, struct str *err)
+{
+	struct tls_ctx *ctx;
+	SSL_CTX *c;
+
+	str_clear(err);
+	ERR_clear_error();
+	if ((c = tls_server_ssl_new(err)) == NULL)
+		return NULL;
+	if (SSL_CTX_use_certificate_chain_file(c, cert_file) != 1)
 		tls_ssl_error(err, cert_file);
 	else if (SSL_CTX_use_PrivateKey_file(c, key_file,
 	    SSL_FILETYPE_PEM) != 1)
@@ -268,6 +290,81 @@ tls_server_ctx(const char *cert_file, const char *key_file, struct str *err)
 	}
 	SSL_CTX_free(c);
 	return NULL;
+}
+
+struct tls_ctx *
+tls_server_ctx_deferred(const char *cert_file, const char *key_file,
+    struct str *err)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof *ctx);
+
+	str_clear(err);
+	if (ctx == NULL) {
+		str_appendf(err, "out of memory");
+		return NULL;
+	}
+	ctx->server = 1;
+	str_init(&ctx->cert_pem, 0);
+	str_init(&ctx->key_pem, 0);
+	if (fs_read_file(cert_file, TLS_PEM_MAX, &ctx->cert_pem) < 0) {
+		str_appendf(err, "%s: %s", cert_file, strerror(errno));
+		tls_ctx_free(&ctx);
+	} else if (fs_read_file(key_file, TLS_PEM_MAX, &ctx->key_pem) < 0) {
+		str_appendf(err, "%s: %s", key_file, strerror(errno));
+		tls_ctx_free(&ctx);
+	}
+	return ctx;
+}
+
+/* Build a deferred context's SSL_CTX from the PEM text it holds. */
+static int
+tls_server_ctx_build(struct tls_ctx *ctx, struct str *err)
+{
+	BIO *b = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *pk = NULL;
+	SSL_CTX *c;
+	int ok = 0;
+
+	ERR_clear_error();
+	if ((c = tls_server_ssl_new(err)) == NULL)
+		return -1;
+	b = BIO_new_mem_buf(ctx->cert_pem.s, (int)ctx->cert_pem.len);
+	if (b == NULL || (x = PEM_read_bio_X509_AUX(b, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_certificate(c, x) != 1) {
+		tls_ssl_error(err, "certificate");
+		goto out;
+	}
+	/* the rest of the file: the chain */
+	for (;;) {
+		X509 *ca = PEM_read_bio_X509(b, NULL, NULL, NULL);
+
+		if (ca == NULL)
+			break;
+		if (SSL_CTX_add0_chain_cert(c, ca) != 1) {
+			X509_free(ca);
+			tls_ssl_error(err, "certificate chain");
+			goto out;
+		}
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	b = BIO_new_mem_buf(ctx->key_pem.s, (int)ctx->key_pem.len);
+	if (b == NULL || (pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_PrivateKey(c, pk) != 1 ||
+	    SSL_CTX_check_private_key(c) != 1) {
+		tls_ssl_error(err, "private key");
+		goto out;
+	}
+	ctx->ssl = c;
+	c = NULL;
+	ok = 1;
+out:
+	BIO_free(b);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	SSL_CTX_free(c);
+	return ok ? 0 : -1;
 }
 
 struct tls_ctx *
@@ -315,6 +412,10 @@ tls_ctx_free(struct tls_ctx **cp)
 	if (*cp == NULL)
 		return;
 	SSL_CTX_free((*cp)->ssl);
+	if ((*cp)->key_pem.s != NULL)
+		OPENSSL_cleanse((*cp)->key_pem.s, (*cp)->key_pem.len);
+	str_free(&(*cp)->key_pem);
+	str_free(&(*cp)->cert_pem);
 	free(*cp);
 	*cp = NULL;
 }
@@ -481,6 +582,10 @@ tls_accept(struct tls_ctx *ctx, struct io *io, int rfd, int wfd,
 	}
 	if (tls_io_ready(io, err) < 0)
 		return -1;
+	if (ctx->ssl == NULL && tls_server_ctx_build(ctx, err) < 0) {
+		errno = EPROTO;
+		return -1;
+	}
 	if ((s = tls_session_new(ctx, io, rfd, wfd, err)) == NULL) {
 		errno = ENOMEM;
 		return -1;

@@ -24,6 +24,13 @@ struct tls_session;
 struct tls_ctx *tls_server_ctx(const char *cert_file, const char *key_file,
     struct str *err);
 
+/* As tls_server_ctx, but only reads the two files now (so a process can
+ * read a root-only key and then drop privileges) and builds the OpenSSL
+ * context at the first tls_accept: a connection that never asks for TLS
+ * never pays for it.  NULL with a message in err. */
+struct tls_ctx *tls_server_ctx_deferred(const char *cert_file,
+    const char *key_file, struct str *err);
+
 /* Client context: verify is 0 for opportunistic TLS (the SMTP client
  * between MTAs, RFC 3207 does not require a trusted certificate) or 1 to
  * verify against the system's CA store.  NULL with a message in err. */

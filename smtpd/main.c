@@ -79,7 +79,9 @@ main_tls(const struct instance *inst)
 	if (inst->tls_cert == NULL || inst->tls_key == NULL ||
 	    access(inst->tls_cert, R_OK) < 0)
 		return NULL;
-	if ((ctx = tls_server_ctx(inst->tls_cert, inst->tls_key,
+	/* deferred: the files are read now, as root; OpenSSL's context is
+	 * built only if the client says STARTTLS */
+	if ((ctx = tls_server_ctx_deferred(inst->tls_cert, inst->tls_key,
 	    &err)) == NULL)
 		log_warn("no STARTTLS: %s", str_cstr(&err));
 	str_free(&err);

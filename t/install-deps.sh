@@ -6,7 +6,7 @@ set -e
 PKGS="build-essential pkg-config clang libssl-dev libsasl2-dev libcdb-dev tinycdb
 libcmocka-dev zlib1g-dev libcrypt-dev python3 mutt openssl procps util-linux
 dovecot-core passwd time dnsmasq-base swaks libnet-ssleay-perl
-libio-socket-ssl-perl"
+libio-socket-ssl-perl postfix"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -20,7 +20,11 @@ fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
-# dovecot-core is only the benchmark's anchor: never start its service here.
+# postfix is there for smtp-source (tests) and as the benchmark's anchor, as
+# dovecot-core is: configure nothing, and never start their services here.
+echo "postfix postfix/main_mailer_type select No configuration" |
+	debconf-set-selections
+
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 chmod 755 /usr/sbin/policy-rc.d
 trap 'rm -f /usr/sbin/policy-rc.d' EXIT

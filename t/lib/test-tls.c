@@ -202,6 +202,10 @@ peer_status(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 200;
 }
 
+/* Whether echo_server builds its context from the files at once or at
+ * the handshake (tls_server_ctx_deferred). */
+static int echo_deferred;
+
 /* Server side of the exchange: a line each way, BIG bytes each way, then
  * the client's close_notify reads as EOF. */
 static int
@@ -213,7 +217,9 @@ echo_server(int fd, const void *arg)
 	static unsigned char buf[BIG];
 	struct io io;
 
-	if ((ctx = tls_server_ctx(F.cert, F.key, &err)) == NULL)
+	ctx = echo_deferred ? tls_server_ctx_deferred(F.cert, F.key, &err) :
+	    tls_server_ctx(F.cert, F.key, &err);
+	if (ctx == NULL)
 		return 1;
 	io_init(&io, fd, fd);
 	io_set_timeouts(&io, 5000, 5000);
@@ -245,6 +251,23 @@ echo_server(int fd, const void *arg)
 }
 
 /* A line and BIG bytes each way; the greeting before TLS is plain text. */
+static void test_exchange(void **state);
+
+/* The same exchange with a context built at the first handshake; and a
+ * deferred context whose files are missing fails at once. */
+static void
+test_exchange_deferred(void **state)
+{
+	struct str err = STR_INIT;
+
+	assert_null(tls_server_ctx_deferred("/nonexistent.pem", F.key, &err));
+	assert_non_null(strstr(str_cstr(&err), "/nonexistent.pem"));
+	str_free(&err);
+	echo_deferred = 1;
+	test_exchange(state);
+	echo_deferred = 0;
+}
+
 static void
 test_exchange(void **state)
 {
@@ -699,6 +722,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_ctx_errors),
 		cmocka_unit_test(test_exchange),
+		cmocka_unit_test(test_exchange_deferred),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_handshake_timeout),
 		cmocka_unit_test(test_read_timeout_after_handshake),
