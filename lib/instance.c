@@ -45,6 +45,8 @@ const struct conf_key instance_keys[] = {
 	{ "smtpd_line_max", CONF_SIZE, "64k", 1000, 1ULL << 24 },
 	{ "smtpd_error_limit", CONF_UINT, "20", 1, 1000 },
 	{ "smtpd_timeout", CONF_DURATION, "300s", 10, 3600 },
+	{ "smtpd_max_connections", CONF_UINT, "100", 1, 10000 },
+	{ "smtpd_max_per_ip", CONF_UINT, "50", 1, 10000 },
 	{ "smtp_port", CONF_UINT, "25", 1, 65535 },
 	{ "smtp_connect_timeout", CONF_DURATION, "30s", 1, 3600 },
 	{ "smtp_timeout", CONF_DURATION, "5m", 1, 3600 },

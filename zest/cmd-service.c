@@ -46,8 +46,6 @@
 #define SVC_BIN_MAX (256UL << 20)	/* largest queue-inject to copy */
 
 /* Limits given to listen for a listener. */
-#define SVC_MAXCONN "100"
-#define SVC_MAXPERIP "30"
 
 /*
  * The services.  A listener (port != 0) is `listen ... PROGRAM -C DIR`,
@@ -302,9 +300,9 @@ svc_command(const struct instance *inst, const struct svc *s,
 	svc_argf(a, "%s/%s", inst->libexec_dir, SVC_LISTEN);
 	svc_arg_instance(a, inst);
 	svc_arg(a, "-c");
-	svc_arg(a, SVC_MAXCONN);
+	svc_argf(a, "%llu", conf_num(inst->conf, "smtpd_max_connections"));
 	svc_arg(a, "-i");
-	svc_arg(a, SVC_MAXPERIP);
+	svc_argf(a, "%llu", conf_num(inst->conf, "smtpd_max_per_ip"));
 	if (d->busy != NULL) {
 		svc_arg(a, "-b");
 		svc_argf(a, "%s %s too many connections, try again later",
