@@ -15,8 +15,14 @@ fi
 cat <<EOT
 
 The demo instance is in $DIR (user demo, password demo).
-This build has the mail store and local delivery; the network services
-come with later issues.  Deliver a message into demo's INBOX:
+SMTP listens on 127.0.0.1:10025.  Send demo a message:
+
+  swaks --server 127.0.0.1:10025 --to demo@localhost
+  python3 -c 'import smtplib; smtplib.SMTP("127.0.0.1", 10025).sendmail(
+      "you@example.org", ["demo@localhost"], "Subject: hello\r\n\r\nHi!\r\n")'
+  echo 'Hi!' | $BIN/sendmail -C $DIR demo        # the sendmail way
+
+or deliver straight into the Maildir, as another MTA would:
 
   printf 'From: you@example.org\nSubject: hello\n\nHi!\n' | \\
       $BIN/deliver -C $DIR -d demo -f you@example.org
@@ -27,5 +33,6 @@ and see where it landed and what the index says:
   $BIN/zest -C $DIR dump demo
 
 Read it with mutt:   mutt -f $DIR/mail/demo
+The queue:           $BIN/zest -C $DIR queue
 Stop the instance:   $BIN/zest -C $DIR stop
 EOT
