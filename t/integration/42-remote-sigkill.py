@@ -27,7 +27,7 @@ try:
     with open(os.path.join(a.dir, "tables", "routes"), "a") as f:
         f.write("b.test [127.0.0.1]:%d\n" % (BASE + 25))
     check(a.zest("makemap", "routes").returncode == 0, "makemap")
-    N = 60
+    N = 400
     for i in range(N):
         rc, ans, err = a.inject("alice@a.test", ["carol@b.test"],
                                 "Subject: test rk%d\r\n\r\nbody %d\r\n" % (i, i))
@@ -36,7 +36,7 @@ try:
     kills = 0
     for k in range(100):
         a.spawner_start()
-        time.sleep(0.02 + rnd.random() * 0.15)
+        time.sleep(0.05 + rnd.random() * 0.3)
         a.spawner_stop(signal.SIGKILL)   # the whole group: queued, remote too
         kills += 1
         if not a.queue_ids():
