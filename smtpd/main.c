@@ -116,15 +116,17 @@ main(int argc, char **argv)
 	struct tls_ctx *ctx;
 	const char *dir = NULL;
 	char ip[64];
-	int c, rc;
+	int c, rc, local = 0;
 
-	while ((c = getopt(argc, argv, "C:v")) != -1) {
+	while ((c = getopt(argc, argv, "C:Lv")) != -1) {
 		if (c == 'C')
 			dir = optarg;
+		else if (c == 'L')
+			local = 1;
 		else if (c == 'v')
 			log_set_debug(1);
 		else {
-			fprintf(stderr, "usage: smtpd [-C DIR] [-v]\n");
+			fprintf(stderr, "usage: smtpd [-C DIR] [-L] [-v]\n");
 			return SMTPD_EX_USAGE;
 		}
 	}
@@ -134,14 +136,18 @@ main(int argc, char **argv)
 		main_unavailable(str_cstr(&err));
 	if (inst.log_stderr)
 		log_open("smtpd", 1);
-	main_peer(ip, sizeof ip);
-	ctx = main_tls(&inst);
+	ip[0] = '\0';
+	if (!local)
+		main_peer(ip, sizeof ip);
+	/* a local session is no network connection: no STARTTLS */
+	ctx = local ? NULL : main_tls(&inst);
 	main_drop();
 	if ((s = calloc(1, sizeof *s)) == NULL ||
 	    (io = calloc(1, sizeof *io)) == NULL)
 		main_unavailable("out of memory");
 	io_init(io, 0, 1);
 	smtpd_init(s, &inst, io, 0, 1, ip, ctx);
+	s->local = local;
 	rc = smtpd_run(s);
 	smtpd_free(s);
 	free(s);

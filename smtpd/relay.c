@@ -122,6 +122,8 @@ relay_client(struct smtpd *s)
 	struct relay_net c;
 	int r;
 
+	if (s->local)
+		return 1;
 	if (s->ip[0] == '\0')
 		return 0;
 	if ((r = relay_lookup(s, SMTPD_T_RELAY, s->ip)) != 0 ||

@@ -86,6 +86,9 @@ struct smtpd {
 	unsigned errors;		/* 4xx/5xx replies so far */
 	unsigned nmsg;			/* messages queued */
 	int quit;			/* close after the reply */
+	int local;			/* -L: a local user's session on
+					   stdin/stdout (sendmail -bs): may
+					   relay, as sendmail itself may */
 	struct table *tables[SMTPD_T_COUNT];
 	struct smtpd_tx tx;
 	struct str line;		/* the command line */

@@ -3,6 +3,7 @@
 rule, added header fields, errors; against a stand-in queue-inject that
 records what it is given, so only sendmail itself is under test here."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -81,6 +82,22 @@ try:
     r, got = send(["a@b.example"], "Subject: x\n\nx\n")
     os.unlink(rec + ".fail")
     check(r.returncode == 75 and b"disk full" in r.stderr, "tempfail: %d %r" % (r.returncode, r.stderr))
+
+    # -bs: SMTP on stdin/stdout; a local user may send anywhere
+    if os.path.exists(os.path.join(BIN, "smtpd")):
+        shutil.copy(os.path.join(BIN, "smtpd"), os.path.join(fake, "smtpd"))
+        os.chmod(inst.base, 0o1777)  # run as root, smtpd becomes zest-smtpd
+        r = subprocess.run([SM, "-C", inst.dir, "-bs"], capture_output=True,
+                           input=b"EHLO me\r\nMAIL FROM:<me@localhost>\r\n"
+                           b"RCPT TO:<far@remote.example>\r\nDATA\r\n"
+                           b"Subject: bs\r\n\r\nhi\r\n.\r\nQUIT\r\n", timeout=30)
+        out = r.stdout.decode()
+        check(r.returncode == 0 and "250 2.1.5" in out and "queued as TEST1" in out,
+              "-bs session: %r %r" % (out, r.stderr[-300:]))
+        env, body = parse(open(rec, "rb").read())
+        os.unlink(rec)
+        check("Rfar@remote.example\t\t" in env, "-bs envelope %r" % env)
+        os.chmod(inst.base, 0o755)
 
     # newaliases compiles the aliases table
     with open(os.path.join(inst.dir, "tables", "aliases"), "a") as f:
