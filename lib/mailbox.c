@@ -104,8 +104,10 @@ mailbox_lock(struct mailbox *mb)
 			errno = ETIMEDOUT;
 			return -1;
 		}
+		/* the lock is held for a link and a few pwrite()s: a short
+		 * cap keeps a waiter from sleeping long after it is free */
 		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 20000000)
+		if (nap.tv_nsec < 2000000)
 			nap.tv_nsec *= 2;
 	}
 }

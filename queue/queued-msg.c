@@ -216,6 +216,32 @@ out:
 	return r;
 }
 
+/* Whether every recipient of m is done and owes no report: m goes once
+ * no job of it is in flight. */
+static int
+msg_done(const struct msg *m)
+{
+	size_t i;
+
+	if (m->bad)
+		return 0;
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->r[i].outcome == 0 || m->r[i].report != REPORT_NONE)
+			return 0;
+	return 1;
+}
+
+/* Put m on the list msg_flush() goes through. */
+static void
+msg_pend(struct queued *q, struct msg *m)
+{
+	if (m->pending)
+		return;
+	m->pending = 1;
+	m->dnext = q->done;
+	q->done = m;
+}
+
 void
 msg_outcome(struct queued *q, struct msg *m, size_t i, char what,
     const char *text, time_t now)
@@ -227,13 +253,22 @@ msg_outcome(struct queued *q, struct msg *m, size_t i, char what,
 	free(r->text);
 	r->text = strdup(text);
 	r->last = now;
-	msg_state(q, m, n, what, now, text);
 	if (what == 'R') {
+		msg_state(q, m, n, what, now, text);
 		r->tries++;
 		return;
 	}
 	r->outcome = what;
 	r->report = (unsigned char)msg_report(m, i);
+	/* The last outcome of a message that owes nothing: its removal
+	 * (env/ unlinked and fsynced, by msg_flush() for several messages
+	 * at once) records it, or msg_flush() writes the line when the
+	 * message cannot go.  Nothing acts on it before. */
+	if (r->text != NULL && msg_done(m)) {
+		r->unsaved = 1;
+		msg_pend(q, m);
+	} else
+		msg_state(q, m, n, what, now, text);
 	log_info("%s: to=<%s> %s: %s", m->id, m->env.rcpt[i].addr,
 	    what == 'D' ? "delivered" : "failed", text);
 }
@@ -424,43 +459,98 @@ msg_scan(struct queued *q, time_t now)
 	return n;
 }
 
-/* Remove message m: env/ first (fsynced: the commit point), then the
- * rest. */
+/* Write the outcomes msg_outcome() left to the removal of m. */
+static void
+msg_save(struct queued *q, struct msg *m)
+{
+	char n[24];
+	size_t i;
+
+	for (i = 0; i < m->env.nrcpt; i++) {
+		if (!m->r[i].unsaved)
+			continue;
+		m->r[i].unsaved = 0;
+		snprintf(n, sizeof n, "%zu", i);
+		msg_state(q, m, n, m->r[i].outcome, m->r[i].last, m->r[i].text);
+	}
+}
+
+/* The rest of a message whose env/ file is gone for good. */
 static void
 msg_remove(struct queued *q, struct msg *m)
 {
-	struct str p = STR_INIT;
-
-	str_appendf(&p, "env/%s", m->id);
-	if (unlink(p.s) < 0 || fs_fsync_dir("env") < 0) {
-		log_err("%s: %s", p.s, strerror(errno));
-		m->hold = time(NULL) + q->retry_min;
-		str_free(&p);
-		return;
-	}
-	str_clear(&p);
-	str_appendf(&p, "msg/%s", m->id);
-	unlink(p.s);
-	str_clear(&p);
-	str_appendf(&p, "state/%s", m->id);
-	unlink(p.s);
-	str_free(&p);
+	rm_msg(q, m->id);
 	log_info("%s: removed", m->id);
 	msg_unlink(q, m);
 	msg_free(m);
 }
 
+/* Unlink env/<id> of a message that is done (already gone: a removal
+ * whose fsync failed before). */
+static int
+msg_unlink_env(struct queued *q, struct msg *m)
+{
+	struct str p = STR_INIT;
+	int r = 0;
+
+	str_appendf(&p, "env/%s", m->id);
+	if (unlink(str_cstr(&p)) < 0 && errno != ENOENT) {
+		log_err("%s: %s", str_cstr(&p), strerror(errno));
+		m->hold = time(NULL) + q->retry_min;
+		m->recheck = 1;
+		r = -1;
+	}
+	str_free(&p);
+	return r;
+}
+
+/* Messages whose removal failed: their lines, and another try later. */
+static void
+msg_hold_all(struct queued *q, struct msg *list)
+{
+	struct msg *m;
+
+	for (m = list; m != NULL; m = m->dnext) {
+		msg_save(q, m);
+		m->hold = time(NULL) + q->retry_min;
+		m->recheck = 1;
+	}
+}
+
+/* Remove the messages that are done: every env/<id> first, then one
+ * fsync of env/ (the commit point of them all), then msg/ and state/.
+ * Outcomes of messages that cannot go are written now. */
+void
+msg_flush(struct queued *q)
+{
+	struct msg *m, *next, *gone = NULL;
+
+	for (m = q->done; m != NULL; m = next) {
+		next = m->dnext;
+		m->pending = 0;
+		if (m->busy == 0 && msg_done(m) && msg_unlink_env(q, m) == 0) {
+			m->dnext = gone;
+			gone = m;
+		} else
+			msg_save(q, m);
+	}
+	q->done = NULL;
+	if (gone != NULL && fs_fsync_dir("env") < 0) {
+		log_err("env/: %s", strerror(errno));
+		msg_hold_all(q, gone);
+		return;
+	}
+	for (m = gone; m != NULL; m = next) {
+		next = m->dnext;
+		msg_remove(q, m);
+	}
+}
+
 void
 msg_finish(struct queued *q, struct msg *m)
 {
-	size_t i;
-
-	if (m->bad || m->busy > 0)
-		return;
-	for (i = 0; i < m->env.nrcpt; i++)
-		if (m->r[i].outcome == 0 || m->r[i].report != REPORT_NONE)
-			return;
-	msg_remove(q, m);
+	if (m->busy == 0 && msg_done(m))
+		msg_pend(q, m);
 }
 
 /* Remove the entries of dir that match: older than age seconds (age 0:

@@ -147,8 +147,12 @@ sched_wake(struct queued *q, time_t now)
 		for (i = 0; i < m->env.nrcpt; i++) {
 			const struct rcpt *r = &m->r[i];
 
+			/* a due recipient that waits for a free slot is
+			 * woken by the reply that frees it */
 			if (r->outcome == 0 && !r->busy && r->final != NULL &&
-			    r->next < wake)
+			    r->next < wake && !(r->next <= now &&
+			    (r->remote ? q->remote_busy >= q->remote_max :
+			    q->local_busy >= q->local_max)))
 				wake = r->next > now ? r->next : now;
 		}
 	}

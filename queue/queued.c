@@ -174,6 +174,9 @@ loop_once(struct queued *q, time_t *stop_at)
 		sched_dispatch(q, now);
 	if (spawn_write(q) < 0)
 		queued_die("spawner: %s", strerror(errno));
+	/* the outcomes that came in and the messages they finished, while
+	 * the new jobs start */
+	msg_flush(q);
 	if (q->stopping && (q->local_busy + q->remote_busy == 0 ||
 	    now >= *stop_at))
 		return 0;
@@ -227,10 +230,13 @@ main(int argc, char **argv)
 	setup(q, dir);
 	log_open("queued", q->inst.log_stderr);
 	msg_cleanup(q, time(NULL));
+	rm_start(q);
 	log_info("started: local_concurrency %u, remote_concurrency %u",
 	    q->local_max, q->remote_max);
 	while (loop_once(q, &stop_at))
 		;
+	msg_flush(q);
+	rm_stop(q);
 	log_info("stopped");
 	msg_free_all(q);
 	route_close(q);

@@ -12,11 +12,14 @@
  *	queued-spawn.c	 the spawner channel: L and M requests, replies
  *	queued-bounce.c	 DSNs (bounces, delay and success notices), injected
  *			 through queue-inject
+ *	queued-rm.c	 the janitor: a child that unlinks msg/ and state/
+ *			 files of removed messages
  *
  * Formats and protocols are in docs/QUEUE.md.
  */
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "alias.h"
@@ -50,6 +53,8 @@ struct rcpt {
 	unsigned char busy;	/* in a job now */
 	unsigned char remote;	/* goes through remote */
 	unsigned char report;	/* enum report */
+	unsigned char unsaved;	/* its D or F line is not written yet: the
+				 * message is about to be removed */
 	unsigned tries;		/* temporary failures so far */
 	time_t next;		/* not before */
 	time_t last;		/* last attempt */
@@ -75,6 +80,8 @@ struct msg {
 	int routed;		/* route_msg() succeeded */
 	int has_state;		/* state/<id> has lines */
 	int dt_loaded;		/* seen holds the Delivered-To fields */
+	int pending;		/* on the queued's done list */
+	struct msg *dnext;	/* done list: to remove, or lines to write */
 	struct alias_seen seen;
 };
 
@@ -110,6 +117,9 @@ struct queued {
 	int scan;			/* env/ must be scanned */
 	time_t next_scan;
 	unsigned long seq;		/* bounce file names */
+	struct msg *done;		/* messages msg_flush() must look at */
+	int rm_fd;			/* to the janitor; -1: none */
+	pid_t rm_pid;			/* the janitor; 0: none */
 };
 
 /* queued.c: the log line of a fatal error, then exit. */
@@ -125,6 +135,7 @@ int msg_state(struct queued *q, struct msg *m, const char *n, char what,
 void msg_outcome(struct queued *q, struct msg *m, size_t i, char what,
     const char *text, time_t now);
 void msg_finish(struct queued *q, struct msg *m);
+void msg_flush(struct queued *q);
 void msg_free_all(struct queued *q);
 int msg_read_head(const struct msg *m, size_t max, struct str *out);
 int msg_read_all(const struct msg *m, struct str *out);
@@ -149,6 +160,12 @@ int spawn_remote(struct queued *q, struct msg *m, const size_t *idx,
 int spawn_read(struct queued *q, time_t now);
 int spawn_write(struct queued *q);
 void spawn_forget(struct queued *q, struct msg *m);
+
+/* queued-rm.c: start the janitor; have it unlink msg/<id> and state/<id>
+ * (or do it now); close its pipe and wait for it. */
+void rm_start(struct queued *q);
+void rm_msg(struct queued *q, const char *id);
+void rm_stop(struct queued *q);
 
 /* queued-bounce.c */
 void bounce_reports(struct queued *q, struct msg *m, time_t now);

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queued: the janitor, a child of queued that unlinks msg/<id> and
+ * state/<id> of the messages queued has removed.  Their env/<id> is gone
+ * for good by then (unlinked and fsynced: the commit point), so what is
+ * left is garbage; unlinking a file frees its blocks, which can take a
+ * millisecond or more (file systems mounted with discard), and doing it
+ * here lets queued go on scheduling.  When the janitor is missing, busy
+ * (its pipe full) or dead, queued unlinks the files itself.  A file the
+ * janitor never got to is removed at start-up (docs/QUEUE.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "queued.h"
+
+/* "<id>\n" per message; a line longer than this is no id. */
+#define RM_LINE (QENV_ID_MAX + 2)
+
+static void
+rm_files(const char *id)
+{
+	char p[QENV_ID_MAX + 8];
+
+	if (!qenv_id_valid(id))
+		return;
+	snprintf(p, sizeof p, "msg/%s", id);
+	unlink(p);
+	snprintf(p, sizeof p, "state/%s", id);
+	unlink(p);
+}
+
+/* The child: unlink what the pipe names until it closes. */
+static void __attribute__((noreturn))
+rm_child(int fd)
+{
+	char buf[4096], line[RM_LINE + 1];
+	size_t len = 0;
+	ssize_t n, i;
+
+	signal(SIGTERM, SIG_IGN);	/* it ends when queued does */
+	signal(SIGINT, SIG_IGN);
+	while ((n = read(fd, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		for (i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (len < RM_LINE)
+					line[len++] = buf[i];
+				continue;
+			}
+			line[len < RM_LINE ? len : 0] = '\0';
+			rm_files(line);
+			len = 0;
+		}
+	}
+	_exit(0);
+}
+
+void
+rm_start(struct queued *q)
+{
+	int p[2];
+
+	q->rm_fd = -1;
+	q->rm_pid = 0;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_warn("janitor: pipe: %s", strerror(errno));
+		return;
+	}
+	if ((q->rm_pid = fork()) < 0) {
+		log_warn("janitor: fork: %s", strerror(errno));
+		q->rm_pid = 0;
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (q->rm_pid == 0) {
+		/* the spawner must see queued's socket close when queued goes */
+		close(p[1]);
+		close(q->sock);
+		close(q->fifo);
+		close(q->lockfd);
+		close(q->sigpipe[0]);
+		close(q->sigpipe[1]);
+		rm_child(p[0]);
+	}
+	close(p[0]);
+	if (fcntl(p[1], F_SETFL, O_NONBLOCK) < 0) {
+		close(p[1]);
+		return;
+	}
+	q->rm_fd = p[1];
+}
+
+void
+rm_msg(struct queued *q, const char *id)
+{
+	char line[RM_LINE + 1];
+	int n = snprintf(line, sizeof line, "%s\n", id);
+
+	/* a line goes whole or not at all: it is shorter than PIPE_BUF */
+	if (q->rm_fd >= 0 && n > 0 && (size_t)n < sizeof line &&
+	    write(q->rm_fd, line, (size_t)n) == n)
+		return;
+	if (q->rm_fd >= 0 && errno != EAGAIN && errno != EINTR) {
+		log_warn("janitor: %s", strerror(errno));
+		close(q->rm_fd);
+		q->rm_fd = -1;
+	}
+	rm_files(id);
+}
+
+void
+rm_stop(struct queued *q)
+{
+	if (q->rm_fd >= 0)
+		close(q->rm_fd);
+	q->rm_fd = -1;
+	if (q->rm_pid > 0)
+		waitpid(q->rm_pid, NULL, 0);
+	q->rm_pid = 0;
+}
