@@ -38,6 +38,7 @@ const struct conf_key instance_keys[] = {
 	{ "lock_timeout", CONF_DURATION, "30s", 1, 3600 },
 	{ "local_concurrency", CONF_UINT, "10", 1, 1000 },
 	{ "remote_concurrency", CONF_UINT, "20", 1, 1000 },
+	{ "remote_destination_concurrency", CONF_UINT, "10", 1, 1000 },
 	{ "queue_retry_min", CONF_DURATION, "1m", 1, 86400 },
 	{ "queue_retry_max", CONF_DURATION, "1h", 1, 7 * 86400 },
 	{ "delay_warning", CONF_DURATION, "4h", 0, 365ULL * 86400 },

@@ -33,6 +33,24 @@ sched_due(const struct rcpt *r, time_t now)
 	    r->next <= now;
 }
 
+/* Whether domain has remote_destination_concurrency jobs running (or
+ * every remote slot is taken). */
+static int
+sched_dest_full(const struct queued *q, const char *domain)
+{
+	const struct qjob *j;
+	unsigned n = 0;
+
+	if (q->remote_busy >= q->remote_max)
+		return 1;
+	for (j = q->jobs; j != NULL; j = j->next)
+		if (j->kind == 'M' && j->n > 0 &&
+		    strcasecmp(j->m->r[j->idx[0]].domain, domain) == 0 &&
+		    ++n >= q->dest_max)
+			return 1;
+	return 0;
+}
+
 /* Start one remote job per domain of m's due remote recipients. */
 static void
 sched_remote(struct queued *q, struct msg *m, time_t now)
@@ -46,7 +64,8 @@ sched_remote(struct queued *q, struct msg *m, time_t now)
 		return;
 	}
 	for (i = 0; i < m->env.nrcpt && q->remote_busy < q->remote_max; i++) {
-		if (taken[i] || !m->r[i].remote || !sched_due(&m->r[i], now))
+		if (taken[i] || !m->r[i].remote || !sched_due(&m->r[i], now) ||
+		    sched_dest_full(q, m->r[i].domain))
 			continue;
 		for (n = 0, j = i; j < m->env.nrcpt; j++) {
 			if (!taken[j] && m->r[j].remote &&
@@ -151,7 +170,7 @@ sched_wake(struct queued *q, time_t now)
 			 * woken by the reply that frees it */
 			if (r->outcome == 0 && !r->busy && r->final != NULL &&
 			    r->next < wake && !(r->next <= now &&
-			    (r->remote ? q->remote_busy >= q->remote_max :
+			    (r->remote ? sched_dest_full(q, r->domain) :
 			    q->local_busy >= q->local_max)))
 				wake = r->next > now ? r->next : now;
 		}

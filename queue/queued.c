@@ -73,6 +73,7 @@ setup_conf(struct queued *q)
 
 	q->local_max = (unsigned)conf_num(c, "local_concurrency");
 	q->remote_max = (unsigned)conf_num(c, "remote_concurrency");
+	q->dest_max = (unsigned)conf_num(c, "remote_destination_concurrency");
 	q->retry_min = (time_t)conf_num(c, "queue_retry_min");
 	q->retry_max = (time_t)conf_num(c, "queue_retry_max");
 	q->delay_warning = (time_t)conf_num(c, "delay_warning");

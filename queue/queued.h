@@ -109,6 +109,7 @@ struct queued {
 	struct qjob *jobs;
 	unsigned long next_job;
 	unsigned local_max, remote_max, local_busy, remote_busy;
+	unsigned dest_max;	/* remote jobs at once for one domain */
 	time_t retry_min, retry_max, lifetime, delay_warning;
 	unsigned long long bounce_limit;
 	struct table *aliases, *domains;
