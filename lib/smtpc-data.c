@@ -9,11 +9,29 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "smtpc-private.h"
 
 #define SMTPC_ELOCAL (-2)
+
+/* Whether a NOTIFY value asks for SUCCESS. */
+static int
+smtpc_notify_success(const char *notify)
+{
+	const char *p = notify;
+
+	while (p != NULL && *p != '\0') {
+		if (strncasecmp(p, "SUCCESS", 7) == 0 &&
+		    (p[7] == '\0' || p[7] == ','))
+			return 1;
+		p = strchr(p, ',');
+		if (p != NULL)
+			p++;
+	}
+	return 0;
+}
 
 void
 smtpc_result_ok_rcpts(struct smtpc *c, struct smtpc_rcpt *r, size_t n,
@@ -21,11 +39,18 @@ smtpc_result_ok_rcpts(struct smtpc *c, struct smtpc_rcpt *r, size_t n,
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		/* RFC 3461 4.1: a success handed to a host without DSN ends
+		 * the chain of reports here; say so, for a "relayed" DSN */
+		int relayed = c->rep.code / 100 == 2 &&
+		    !(c->ext & SMTPC_EXT_DSN) &&
+		    smtpc_notify_success(r[i].notify);
+
 		if (r[i].state == SMTPC_RS_OK)
 			smtpc_rcpt_set(&r[i], c->rep.code, smtpc_status(c),
-			    "%s said: %s (%s)", c->peer,
-			    str_cstr(&c->rep.text), what);
+			    "%s%s said: %s (%s)", relayed ? "relayed: " : "",
+			    c->peer, str_cstr(&c->rep.text), what);
+	}
 }
 
 void

@@ -257,6 +257,9 @@ def test_no_pipelining_no_dsn(inst, srv):
     r, res, _ = run_remote(inst, "example.net", env, MSG)
     expect(res, 0, 250)
     expect(res, 1, 250)
+    # NOTIFY=SUCCESS to a host without DSN: reported as relayed (RFC 3461)
+    check(res[0][2].startswith("relayed: "), "not relayed: %r" % (res[0],))
+    check(not res[1][2].startswith("relayed"), "relayed without NOTIFY")
     s = srv.sessions[-1]
     check(not any(s["batched"]), "pipelined without PIPELINING: %r" % s)
     check("MAIL FROM:<>" in s["cmds"], "null sender: %r" % s["cmds"])
