@@ -65,6 +65,27 @@ smtpc_result_ok_rcpts_lost(struct smtpc *c, struct smtpc_rcpt *r, size_t n)
 }
 
 int
+smtpc_msg_fd(const struct smtpc *c, const struct smtpc_msg *m)
+{
+	return c->use7 ? m->conv_fd : m->fd;
+}
+
+off_t
+smtpc_msg_size(const struct smtpc *c, const struct smtpc_msg *m)
+{
+	return c->use7 ? m->conv_size : m->size;
+}
+
+void
+smtpc_msg_free(struct smtpc_msg *m)
+{
+	if (m->conv == 1)
+		close(m->conv_fd);
+	m->conv = 0;
+	m->conv_fd = -1;
+}
+
+int
 smtpc_msg_8bit(const struct smtpc_msg *m, unsigned char *buf,
     size_t bufsize)
 {
@@ -139,7 +160,7 @@ smtpc_send_text(struct smtpc *c, const struct smtpc_msg *m)
 	int bol = 1, cr = 0;
 
 	for (;;) {
-		n = pread(m->fd, c->buf, SMTPC_BUF, off);
+		n = pread(smtpc_msg_fd(c, m), c->buf, SMTPC_BUF, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -205,7 +226,7 @@ smtpc_send_bytes(struct smtpc *c, const struct smtpc_msg *m, off_t off,
 
 	while (len > 0) {
 		want = len < SMTPC_BUF ? len : SMTPC_BUF;
-		n = pread(m->fd, c->buf, want, off);
+		n = pread(smtpc_msg_fd(c, m), c->buf, want, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -227,13 +248,13 @@ smtpc_bdat(struct smtpc *c, struct smtpc_msg *m, struct smtpc_rcpt *r,
     size_t n)
 {
 	size_t chunk = c->chunk > 0 ? c->chunk : SMTPC_CHUNK, len;
-	off_t off = 0;
+	off_t off = 0, size = smtpc_msg_size(c, m);
 	int last, rc;
 
 	do {
-		len = (unsigned long long)(m->size - off) > chunk ? chunk :
-		    (size_t)(m->size - off);
-		last = off + (off_t)len == m->size;
+		len = (unsigned long long)(size - off) > chunk ? chunk :
+		    (size_t)(size - off);
+		last = off + (off_t)len == size;
 		if (io_printf(c->io, "BDAT %zu%s\r\n", len, last ? " LAST" :
 		    "") < 0)
 			return smtpc_fail(c, 451, "4.4.2", "lost connection "

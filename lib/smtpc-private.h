@@ -48,6 +48,11 @@ void smtpc_result_ok_rcpts(struct smtpc *c, struct smtpc_rcpt *r, size_t n,
 void smtpc_result_ok_rcpts_lost(struct smtpc *c, struct smtpc_rcpt *r,
     size_t n);
 
+/* The descriptor and size of the message as this session sends it: the
+ * 7-bit copy when c->use7. */
+int smtpc_msg_fd(const struct smtpc *c, const struct smtpc_msg *m);
+off_t smtpc_msg_size(const struct smtpc *c, const struct smtpc_msg *m);
+
 /* Send the message with DATA, then read the final reply.  Returns 0 when
  * the accepted recipients have their results, or -1 with the host failed
  * (recipients without a result stay pending). */

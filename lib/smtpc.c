@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "mime7.h"
 #include "smtpc-private.h"
 
 #define SMTPC_EHOST (-1)
@@ -272,6 +275,40 @@ smtpc_ascii(const char *s)
 	return 1;
 }
 
+/* Make the 7-bit copy of m (RFC 6152 section 3) unless tried already:
+ * m->conv becomes 1 or -1.  Returns 0, or -1 for a local error (failure
+ * 451 4.3.0 set). */
+static int
+smtpc_convert(struct smtpc *c, struct smtpc_msg *m)
+{
+	int fd, r;
+
+	if (m->conv != 0)
+		return 0;
+	if ((fd = memfd_create("zest-7bit", MFD_CLOEXEC)) < 0) {
+		smtpc_fail(c, 451, "4.3.0", "converting the message to 7-bit: "
+		    "%s", strerror(errno));
+		return -1;
+	}
+	r = mime7_convert_fd(m->fd, fd, 0, &m->conv_size);
+	if (r == 1) {
+		m->conv = 1;
+		m->conv_fd = fd;
+		return 0;
+	}
+	close(fd);
+	if (r == 0 || errno == EILSEQ) {
+		/* r == 0: no 8-bit byte after all; send nothing converted */
+		m->conv = -1;
+		if (r == 0)
+			m->eightbit = 0;
+		return 0;
+	}
+	smtpc_fail(c, 451, "4.3.0", "converting the message to 7-bit: %s",
+	    strerror(errno));
+	return -1;
+}
+
 /* What this host cannot take, decided before MAIL (RFC 1870, 3030, 6152,
  * 6531): a failure here is the same on every host like it. */
 static int
@@ -281,11 +318,6 @@ smtpc_check(struct smtpc *c, struct smtpc_msg *m, struct smtpc_rcpt *r,
 	size_t i;
 	int ascii;
 
-	if ((c->ext & SMTPC_EXT_SIZE) && c->size_max > 0 &&
-	    (unsigned long long)m->size > c->size_max)
-		return smtpc_fail(c, 552, "5.3.4", "message size %lld exceeds "
-		    "the limit %llu of %s", (long long)m->size, c->size_max,
-		    c->peer);
 	if (m->body == SMTPC_BINARYMIME && (~c->ext & (SMTPC_EXT_BINARYMIME |
 	    SMTPC_EXT_CHUNKING)) != 0)
 		return smtpc_fail(c, 554, "5.6.3", "%s does not accept binary "
@@ -298,10 +330,19 @@ smtpc_check(struct smtpc *c, struct smtpc_msg *m, struct smtpc_rcpt *r,
 			    strerror(errno));
 			return SMTPC_ELOCAL;
 		}
-		if (m->eightbit)
+		if (m->eightbit && smtpc_convert(c, m) < 0)
+			return SMTPC_ELOCAL;
+		if (m->eightbit && m->conv < 0)
 			return smtpc_fail(c, 554, "5.6.3", "%s does not accept "
-			    "8-bit content (8BITMIME)", c->peer);
+			    "8-bit content (8BITMIME), and the message cannot "
+			    "be converted to 7-bit", c->peer);
+		c->use7 = m->eightbit && m->conv == 1;
 	}
+	if ((c->ext & SMTPC_EXT_SIZE) && c->size_max > 0 &&
+	    (unsigned long long)smtpc_msg_size(c, m) > c->size_max)
+		return smtpc_fail(c, 552, "5.3.4", "message size %lld exceeds "
+		    "the limit %llu of %s", (long long)smtpc_msg_size(c, m),
+		    c->size_max, c->peer);
 	if (m->smtputf8 && !(c->ext & SMTPC_EXT_SMTPUTF8)) {
 		ascii = smtpc_ascii(m->sender);
 		for (i = 0; i < n && ascii; i++)
@@ -322,7 +363,8 @@ smtpc_put_mail(struct smtpc *c, const struct smtpc_msg *m)
 
 	str_appendf(&cmd, "MAIL FROM:<%s>", m->sender);
 	if (c->ext & SMTPC_EXT_SIZE)
-		str_appendf(&cmd, " SIZE=%lld", (long long)m->size);
+		str_appendf(&cmd, " SIZE=%lld",
+		    (long long)smtpc_msg_size(c, m));
 	if (m->body == SMTPC_BINARYMIME)
 		str_appends(&cmd, " BODY=BINARYMIME");
 	else if (m->body == SMTPC_8BITMIME && (c->ext & SMTPC_EXT_8BITMIME))
@@ -554,7 +596,7 @@ smtpc_session(struct smtpc *c, struct smtpc_msg *m, struct smtpc_rcpt *r,
 
 	c->ext = 0;
 	c->size_max = 0;
-	c->greeted = c->tls = c->broken = 0;
+	c->greeted = c->tls = c->broken = c->use7 = 0;
 	c->fail_code = 0;
 	c->fail_status[0] = '\0';
 	str_clear(&c->fail_text);

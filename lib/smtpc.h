@@ -86,6 +86,12 @@ struct smtpc_msg {
 	enum smtpc_body body;
 	int smtputf8;			/* SMTPUTF8 was given */
 	int eightbit;			/* 1, 0, or -1: scan when needed */
+	/* The 7-bit copy for servers without 8BITMIME (mime7.h), made when
+	 * first needed: conv 0 not tried, 1 made (conv_fd, conv_size), -1
+	 * impossible.  Zero these; smtpc_msg_free closes conv_fd. */
+	int conv;
+	int conv_fd;
+	off_t conv_size;
 };
 
 /* A session. Set the first block, zero the rest (smtpc_init does). */
@@ -113,6 +119,7 @@ struct smtpc {
 	struct smtpc_reply rep;		/* scratch */
 	struct str line;
 	unsigned char *buf;		/* message reads */
+	int use7;			/* this session sends m->conv_fd */
 };
 
 /* Set up c for a session on io: the defaults above for timeouts and
@@ -155,6 +162,9 @@ void smtpc_reply_free(struct smtpc_reply *rep);
  * SMTPC_EXT_ bit it names (0 for others) and sets *size_r for SIZE. */
 unsigned smtpc_ehlo_keyword(const char *line, size_t len,
     unsigned long long *size_r);
+
+/* Close the 7-bit copy of m, if one was made. */
+void smtpc_msg_free(struct smtpc_msg *m);
 
 /* Whether the message has a byte above 127 (read from m->fd).  Returns 1,
  * 0, or -1 with errno. */

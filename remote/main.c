@@ -393,6 +393,7 @@ main(int argc, char **argv)
 	str_free(&rm.temp.text);
 	str_free(&rm.perm.text);
 	str_free(&err);
+	smtpc_msg_free(&rm.msg);
 	qenv_free(&rm.env);
 	dns_close(&rm.dns);
 	table_close(&rm.routes);

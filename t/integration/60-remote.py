@@ -287,14 +287,31 @@ def test_mail_refused(inst, srv):
 
 
 def test_8bit(inst, srv):
+    import quopri
     msg8 = MSG.replace(b"line one", b"caf\xc3\xa9")
     env = env_text("a@test.example", [("b@example.net", "", "")],
                    "B8BITMIME\n")
     srv.reset(ext=["PIPELINING"])
-    _, res, _ = run_remote(inst, "example.net", env, msg8)
+    # An 8-bit header cannot be converted: 554 5.6.3, no MAIL.
+    hdr8 = b"Subject: caf\xc3\xa9\r\n" + msg8
+    _, res, _ = run_remote(inst, "example.net", env, hdr8)
     expect(res, 0, 554, "5.6.3", "8BITMIME")
     check(not any(c.startswith("MAIL") for c in srv.sessions[-1]["cmds"]),
           "MAIL sent for an 8-bit message")
+    # An 8-bit body is converted to quoted-printable (RFC 6152).
+    _, res, _ = run_remote(inst, "example.net", env, msg8)
+    expect(res, 0, 250)
+    s = srv.sessions[-1]
+    check("MAIL FROM:<a@test.example>" in s["cmds"], "%r" % s["cmds"])
+    got = s["data"][0]
+    check(all(b < 128 for b in got), "8-bit byte sent: %r" % got)
+    head, _, body = got.partition(b"\r\n\r\n")
+    check(b"Content-Transfer-Encoding: quoted-printable" in head,
+          "no CTE field: %r" % head)
+    want = STUFFED.replace(b"line one", b"caf\xc3\xa9").partition(
+        b"\r\n\r\n")[2]
+    check(quopri.decodestring(body) == want,
+          "QP body %r does not decode to %r" % (body, want))
     # Declared 8BITMIME but 7-bit in fact: sent, without BODY=.
     _, res, _ = run_remote(inst, "example.net", env, MSG)
     expect(res, 0, 250)
