@@ -130,17 +130,18 @@ io_wait(const struct io *io, int fd, int for_write)
 	}
 }
 
-static ssize_t
-io_fd_read(void *ctx, void *buf, size_t n)
+ssize_t
+io_fd_read_bounded(const struct io *io, int fd, void *buf, size_t n)
 {
-	struct io *io = ctx;
 	int wait = io->read_ms > 0 || io->deadline > 0;
 	ssize_t r;
 
 	for (;;) {
-		if (wait && io_wait(io, io->rfd, 0) < 0)
+		if (io_expired(io))
 			return -1;
-		r = read(io->rfd, buf, n);
+		if (wait && io_wait(io, fd, 0) < 0)
+			return -1;
+		r = read(fd, buf, n);
 		if (r >= 0)
 			return r;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -151,41 +152,43 @@ io_fd_read(void *ctx, void *buf, size_t n)
 }
 
 /*
- * One write(2) or send(2) on wfd.  A blocking write may wait past poll()'s
+ * One write(2) or send(2) on fd.  A blocking write may wait past poll()'s
  * answer until all n bytes fit, so sockets get MSG_DONTWAIT and other
  * descriptors, when a timeout applies, at most PIPE_BUF bytes, which poll()
  * reporting POLLOUT guarantees room for.
  */
 static ssize_t
-io_fd_write1(struct io *io, const void *buf, size_t n, int timed)
+io_fd_write1(int fd, int *wsock, const void *buf, size_t n, int timed)
 {
 	ssize_t r;
 
-	if (io->wsock != 0) {
-		r = send(io->wfd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (*wsock != 0) {
+		r = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r >= 0 || errno != ENOTSOCK) {
-			io->wsock = 1;
+			*wsock = 1;
 			return r;
 		}
-		io->wsock = 0;
+		*wsock = 0;
 	}
 	if (timed && n > PIPE_BUF)
 		n = PIPE_BUF;
-	return write(io->wfd, buf, n);
+	return write(fd, buf, n);
 }
 
-static ssize_t
-io_fd_write(void *ctx, const void *buf, size_t n)
+ssize_t
+io_fd_write_bounded(const struct io *io, int fd, int *wsock, const void *buf,
+    size_t n)
 {
-	struct io *io = ctx;
 	int timed = io->write_ms > 0 || io->deadline > 0;
 	int wait = timed;
 	ssize_t r;
 
 	for (;;) {
-		if (wait && io_wait(io, io->wfd, 1) < 0)
+		if (io_expired(io))
 			return -1;
-		r = io_fd_write1(io, buf, n, timed);
+		if (wait && io_wait(io, fd, 1) < 0)
+			return -1;
+		r = io_fd_write1(fd, wsock, buf, n, timed);
 		if (r >= 0)
 			return r;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -193,6 +196,22 @@ io_fd_write(void *ctx, const void *buf, size_t n)
 		else if (errno != EINTR)
 			return -1;
 	}
+}
+
+static ssize_t
+io_fd_read(void *ctx, void *buf, size_t n)
+{
+	struct io *io = ctx;
+
+	return io_fd_read_bounded(io, io->rfd, buf, n);
+}
+
+static ssize_t
+io_fd_write(void *ctx, const void *buf, size_t n)
+{
+	struct io *io = ctx;
+
+	return io_fd_write_bounded(io, io->wfd, &io->wsock, buf, n);
 }
 
 /* One transport read into buf, after the deadline check; EINTR retried. */

@@ -83,6 +83,18 @@ void io_set_deadline(struct io *io, time_t deadline);
  * Returns 0, or -1 with errno ETIMEDOUT (or a poll error). */
 int io_wait(const struct io *io, int fd, int for_write);
 
+/* One read(2) of fd bounded by the io's read timeout and deadline (EINTR
+ * retried): the fd transport's read, for transports such as TLS that read
+ * the connection themselves.  Returns bytes read, 0 at EOF, -1 with errno. */
+ssize_t io_fd_read_bounded(const struct io *io, int fd, void *buf, size_t n);
+
+/* One write of up to n bytes to fd that cannot block past the io's write
+ * timeout and deadline: send(MSG_DONTWAIT) on a socket, at most PIPE_BUF
+ * bytes after poll() on anything else.  *wsock caches whether fd is a
+ * socket (start it at -1).  Returns bytes written or -1 with errno. */
+ssize_t io_fd_write_bounded(const struct io *io, int fd, int *wsock,
+    const void *buf, size_t n);
+
 /*
  * Read one line into line (emptied first): the bytes up to and including the
  * LF, so a CR before it is kept and the caller sees CRLF versus bare LF.

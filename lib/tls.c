@@ -77,82 +77,6 @@ tls_ssl_error(struct str *err, const char *what)
 	ERR_clear_error();
 }
 
-/* Whether the io's deadline has passed (errno ETIMEDOUT then). */
-static int
-tls_expired(const struct io *io)
-{
-	if (io->deadline <= 0 || time(NULL) < io->deadline)
-		return 0;
-	errno = ETIMEDOUT;
-	return 1;
-}
-
-/* One bounded read from the connection, as the io's fd transport reads. */
-static ssize_t
-tls_fd_read(struct tls_session *s, void *buf, size_t n)
-{
-	const struct io *io = s->io;
-	int wait = io->read_ms > 0 || io->deadline > 0;
-	ssize_t r;
-
-	for (;;) {
-		if (tls_expired(io))
-			return -1;
-		if (wait && io_wait(io, s->rfd, 0) < 0)
-			return -1;
-		r = read(s->rfd, buf, n);
-		if (r >= 0)
-			return r;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			wait = 1;
-		else if (errno != EINTR)
-			return -1;
-	}
-}
-
-/* One write that cannot block past the io's timeouts: send(MSG_DONTWAIT)
- * on a socket, at most PIPE_BUF bytes after poll() on anything else. */
-static ssize_t
-tls_fd_write1(struct tls_session *s, const void *buf, size_t n, int timed)
-{
-	ssize_t r;
-
-	if (s->wsock != 0) {
-		r = send(s->wfd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (r >= 0 || errno != ENOTSOCK) {
-			s->wsock = 1;
-			return r;
-		}
-		s->wsock = 0;
-	}
-	if (timed && n > PIPE_BUF)
-		n = PIPE_BUF;
-	return write(s->wfd, buf, n);
-}
-
-static ssize_t
-tls_fd_write(struct tls_session *s, const void *buf, size_t n)
-{
-	const struct io *io = s->io;
-	int timed = io->write_ms > 0 || io->deadline > 0;
-	int wait = timed;
-	ssize_t r;
-
-	for (;;) {
-		if (tls_expired(io))
-			return -1;
-		if (wait && io_wait(io, s->wfd, 1) < 0)
-			return -1;
-		r = tls_fd_write1(s, buf, n, timed);
-		if (r >= 0)
-			return r;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			wait = 1;
-		else if (errno != EINTR)
-			return -1;
-	}
-}
-
 /* The BIO callbacks: no retry flags ever, errors leave errno in s. */
 static int
 tls_bio_read(BIO *b, char *buf, int n)
@@ -163,7 +87,7 @@ tls_bio_read(BIO *b, char *buf, int n)
 	BIO_clear_retry_flags(b);
 	if (n <= 0)
 		return 0;
-	if ((r = tls_fd_read(s, buf, (size_t)n)) < 0) {
+	if ((r = io_fd_read_bounded(s->io, s->rfd, buf, (size_t)n)) < 0) {
 		s->sys_errno = errno;
 		return -1;
 	}
@@ -181,7 +105,8 @@ tls_bio_write(BIO *b, const char *buf, int n)
 	BIO_clear_retry_flags(b);
 	if (n <= 0)
 		return 0;
-	if ((r = tls_fd_write(s, buf, (size_t)n)) < 0) {
+	if ((r = io_fd_write_bounded(s->io, s->wfd, &s->wsock, buf,
+	    (size_t)n)) < 0) {
 		s->sys_errno = errno;
 		return -1;
 	}
