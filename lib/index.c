@@ -198,7 +198,7 @@ index_read_header(struct index *ix, struct index_header *h_r)
 			}
 			return 0;
 		}
-		if (n != (ssize_t)sizeof(b) && !ix->writable && n == 0) {
+		if (n == 0) {	/* an empty file never becomes a header */
 			errno = EBADMSG;
 			return -1;
 		}
