@@ -20,7 +20,7 @@ Q :=
 endif
 CC    ?= cc
 
-PKGS      := libcdb zlib libcrypto libssl
+PKGS      := libcdb zlib libcrypto libssl libsasl2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -lresolv
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -51,16 +51,18 @@ LIBZEST  := $(BUILD)/lib/libzest.a
 # Programs: name -> sources.  zest goes to sbin, the others to libexec.
 # A program whose sources do not exist yet is left out.
 ALL_PROGRAMS := zest deliver smtpd queue-inject queued spawner remote \
-	listen sendmail
+	listen sendmail imapd pop3d
 zest_SRCS         := $(sort $(wildcard zest/*.c))
 deliver_SRCS      := $(sort $(wildcard deliver/*.c))
 smtpd_SRCS        := $(sort $(wildcard smtpd/*.c))
 queue-inject_SRCS := $(wildcard queue/inject.c)
 queued_SRCS       := $(sort $(wildcard queue/queued*.c))
-spawner_SRCS      := $(wildcard queue/spawner.c)
+spawner_SRCS      := $(sort $(wildcard queue/spawner*.c))
 remote_SRCS       := $(sort $(wildcard remote/*.c))
 listen_SRCS       := $(sort $(wildcard listen/*.c))
 sendmail_SRCS     := $(sort $(wildcard sendmail/*.c))
+imapd_SRCS        := $(sort $(wildcard imapd/*.c))
+pop3d_SRCS        := $(sort $(wildcard pop3d/*.c))
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $($(p)_SRCS),$(p)))
 
 BINS := $(PROGRAMS:%=$(BUILD)/bin/%)

@@ -6,7 +6,8 @@ set -e
 PKGS="build-essential pkg-config clang libssl-dev libsasl2-dev libcdb-dev tinycdb
 libcmocka-dev zlib1g-dev libcrypt-dev python3 mutt openssl procps util-linux
 dovecot-core passwd time dnsmasq-base swaks libnet-ssleay-perl
-libio-socket-ssl-perl postfix"
+libio-socket-ssl-perl postfix libsasl2-modules isync curl dovecot-imapd
+dovecot-pop3d"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
