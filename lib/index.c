@@ -223,8 +223,9 @@ index_get(struct index *ix, uint32_t seq, struct index_record *r_r)
 	for (i = 0; i < INDEX_READ_TRIES; i++) {
 		if (index_record_decode(ix->map.p + off, r_r) == 0)
 			return 0;
-		if (ix->writable)
-			break;	/* the lock holder sees no writes in flight */
+		/* A write in flight (flags are rewritten in place).  Every
+		 * mailbox handle opens the file writable, lock held or not,
+		 * so this cannot tell a lock holder from a reader: retry. */
 		sched_yield();
 	}
 	errno = EBADMSG;

@@ -63,4 +63,49 @@ void mailbox_dir_mtime_store(struct index_header *h, int is_new,
 int mailbox_dir_changed(const struct index_header *h, int is_new,
     const struct stat *st);
 
+/* ---- shared by the writers of mailbox-update.c, -expunge.c, -copy.c ---- */
+
+/* new/ ([0]) and cur/ ([1]) as a writer found them before changing them,
+ * so that afterwards it can record their new mtimes when nobody else had
+ * moved them first (then its own changes cause no directory scan). */
+struct mailbox_dirs {
+	struct stat before[2];
+	int ours[2];		/* before matched the header's record */
+	int touched[2];		/* the writer linked, renamed or unlinked */
+};
+
+/* Stat new/ and cur/ and compare them to h. */
+int mailbox_dirs_before(struct mailbox *mb, const struct index_header *h,
+    struct mailbox_dirs *d);
+
+/* Store into h the mtimes of the touched directories that were ours. */
+int mailbox_dirs_after(struct mailbox *mb, struct index_header *h,
+    const struct mailbox_dirs *d);
+
+/* fsync the touched directories. */
+int mailbox_dirs_fsync(struct mailbox *mb, const struct mailbox_dirs *d);
+
+/* index_get for a reader: a record that fails its check even after the
+ * retries is read once more under the lock before it is called corrupt. */
+int mailbox_index_get(struct mailbox *mb, uint32_t seq,
+    struct index_record *r_r);
+
+/* Search records [lo, count) for uid (looking at lo first: callers walk
+ * ascending UIDs).  1 found (expunged or not), 0 none, -1 error. */
+int mailbox_find_from(struct mailbox *mb, uint32_t count, uint32_t lo,
+    uint32_t uid, uint32_t *seq_r, struct index_record *r_r);
+
+/* mailbox_sync for a caller that holds the lock (it stays held). */
+int mailbox_sync_locked(struct mailbox *mb, struct str *err);
+
+/* Are expunged records more than a quarter of the index? */
+int mailbox_compact_due(const struct index_header *h);
+
+/* mailbox_compact for a caller that holds the lock and has refreshed. */
+int mailbox_compact_locked(struct mailbox *mb, struct str *err);
+
+/* The same after an expunge or sync, which stand whatever it does
+ * (compaction only saves space; the next writer tries again). */
+void mailbox_compact_quietly(struct mailbox *mb);
+
 #endif

@@ -36,6 +36,8 @@ struct old {
 	int have_meta;
 	uint32_t max_tomb_uid;
 	uint64_t max_tomb_modseq;
+	uint32_t *tomb_uids;	/* expunged UIDs, sorted: never given again */
+	size_t ntomb, tomb_cap;
 };
 
 struct rent {
@@ -102,7 +104,35 @@ tomb_max(const struct tomb *t, void *arg)
 		o->max_tomb_uid = t->uid;
 	if (t->modseq > o->max_tomb_modseq)
 		o->max_tomb_modseq = t->modseq;
+	if (o->ntomb == o->tomb_cap) {
+		size_t nc = o->tomb_cap ? o->tomb_cap * 2 : 256;
+		uint32_t *v = reallocarray(o->tomb_uids, nc, sizeof(*v));
+
+		if (v == NULL)
+			return 0;	/* only the check below is lost */
+		o->tomb_uids = v;
+		o->tomb_cap = nc;
+	}
+	o->tomb_uids[o->ntomb++] = t->uid;
 	return 0;
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Was uid expunged?  A file left behind by an expunge that did not finish
+ * (or one that came back) must not get its old UID again: clients were
+ * told it vanished. */
+static int
+old_tombstoned(const struct old *o, uint32_t uid)
+{
+	return o->ntomb > 0 && bsearch(&uid, o->tomb_uids, o->ntomb,
+	    sizeof(uid), uid_cmp) != NULL;
 }
 
 /* Whatever of the old index still checks: every record with a good CRC
@@ -256,6 +286,8 @@ rebuild_list(const char *dir, const struct old *o, struct rent **e_r,
 			e[n].old = old_find(o, d->d_name, mn.base_len);
 			e[n].uid = e[n].old ? e[n].old->uid :
 			    mn.has_uid ? mn.uid : UINT32_MAX;
+			if (e[n].uid != UINT32_MAX && old_tombstoned(o, e[n].uid))
+				e[n].uid = UINT32_MAX;
 			n++;
 		}
 		closedir(dp);
@@ -416,6 +448,7 @@ old_free(struct old *o)
 	for (i = 0; i < o->n; i++)
 		free(o->m[i].base);
 	free(o->m);
+	free(o->tomb_uids);
 	mbmeta_free(&o->meta);
 }
 
@@ -454,6 +487,8 @@ mailbox_rebuild_locked(const char *dir, struct mailbox_rebuild_stats *st_r,
 	str_clear(&p);
 	str_appendf(&p, "%s/zest.expunged", dir);
 	tomb_scan(p.s, h.uidvalidity, 0, tomb_max, &o);
+	if (o.ntomb > 1)
+		qsort(o.tomb_uids, o.ntomb, sizeof(*o.tomb_uids), uid_cmp);
 	next = o.have_h && o.h.uidnext > 0 ? o.h.uidnext : 1;
 	if (next <= o.max_tomb_uid)
 		next = o.max_tomb_uid + 1;

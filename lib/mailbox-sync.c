@@ -514,16 +514,12 @@ out:
 }
 
 int
-mailbox_sync(struct mailbox *mb, struct str *err)
+mailbox_sync_locked(struct mailbox *mb, struct str *err)
 {
 	struct str p = STR_INIT;
 	struct stat st_new, st_cur;
 	int scan_new, scan_cur, rc = -1;
 
-	if (mailbox_lock(mb) < 0) {
-		str_appendf(err, "%s: cannot lock: %s", mb->dir, strerror(errno));
-		return -1;
-	}
 	if (mailbox_refresh(mb, err) < 0)
 		goto out;
 	if (mailbox_path(mb, "new", &p) < 0 || stat(p.s, &st_new) < 0 ||
@@ -548,8 +544,26 @@ mailbox_sync(struct mailbox *mb, struct str *err)
 		str_appendf(err, "%s: sync: %s", mb->dir, strerror(errno));
 	if (rc == 0)
 		mb->force_scan = 0;
+	/* expunges by other programs count towards compaction too; it only
+	 * saves space, so the sync stands even when it fails */
+	if (rc == 0 && mailbox_compact_due(&mb->hdr))
+		mailbox_compact_quietly(mb);
 out:
-	mailbox_unlock(mb);
 	str_free(&p);
+	return rc;
+}
+
+int
+mailbox_sync(struct mailbox *mb, struct str *err)
+{
+	int was_locked = mb->locked, rc;
+
+	if (mailbox_lock(mb) < 0) {
+		str_appendf(err, "%s: cannot lock: %s", mb->dir, strerror(errno));
+		return -1;
+	}
+	rc = mailbox_sync_locked(mb, err);
+	if (!was_locked)
+		mailbox_unlock(mb);
 	return rc;
 }

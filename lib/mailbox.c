@@ -314,13 +314,33 @@ mailbox_meta(const struct mailbox *mb)
 }
 
 int
+mailbox_index_get(struct mailbox *mb, uint32_t seq, struct index_record *r_r)
+{
+	int rc;
+
+	if (index_get(mb->ix, seq, r_r) == 0)
+		return 0;
+	if (errno != EBADMSG || mb->locked)
+		return -1;
+	/* A writer descheduled in the middle of rewriting this record looks
+	 * like corruption to a reader; with the lock there is no doubt. */
+	if (mailbox_lock(mb) < 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	rc = index_get(mb->ix, seq, r_r);
+	mailbox_unlock(mb);
+	return rc;
+}
+
+int
 mailbox_record(struct mailbox *mb, uint32_t seq, struct index_record *r_r)
 {
 	if (seq >= mb->hdr.count) {
 		errno = ERANGE;
 		return -1;
 	}
-	return index_get(mb->ix, seq, r_r);
+	return mailbox_index_get(mb, seq, r_r);
 }
 
 int
@@ -369,7 +389,7 @@ mailbox_check(struct mailbox *mb)
 	for (seq = 0; seq < mb->hdr.count && rc == 0; seq++) {
 		struct index_record r;
 
-		if (index_get(mb->ix, seq, &r) < 0)
+		if (mailbox_index_get(mb, seq, &r) < 0)
 			rc = -1;
 		else if (!(r.flags & REC_EXPUNGED) &&
 		    (mailbox_file_name(mb, &r, &name) < 0 ||

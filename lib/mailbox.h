@@ -109,4 +109,113 @@ int mailbox_msg_commit(struct mailbox_msg **mp, unsigned flags,
 /* Drop the message being written. */
 void mailbox_msg_abort(struct mailbox_msg **mp);
 
+/* --- Batch commit: many messages of one mailbox at the cost of about one
+ * (the long-lived delivery workers, deliver -S).  Every file is fsynced,
+ * the lock is taken once, each message is linked and recorded, the index
+ * header is written once (the commit point), each directory linked into
+ * is fsynced once. --- */
+
+/* One message of a batch: the caller fills the inputs, the commit the
+ * outputs. */
+struct mailbox_commit {
+	struct mailbox_msg *msg;	/* in: freed by the commit (NULL after) */
+	unsigned flags;			/* in: MAIL_* flags (used in cur/) */
+	uint64_t keywords;		/* in */
+	time_t internal_date;		/* in: unless mailbox_msg_finish set it */
+	int to_cur;			/* in: link into cur/ with flags */
+	uint32_t uid;			/* out: its UID when error is 0 */
+	int error;			/* out: 0 committed, else an errno */
+};
+
+/* The message is complete: flush it to its file, set its internal date and
+ * start writing it out, so that a later batch commit finds it on disk.
+ * Optional (a commit does it); no write may follow.  -1 with errno. */
+int mailbox_msg_finish(struct mailbox_msg *m, time_t internal_date);
+
+/* Commit the n messages of c (all of one mailbox) together.  A message
+ * that fails fails alone (its error set, its file removed) and the others
+ * still commit; none is reported committed before its file and directory
+ * are fsynced.  Returns 0 when all committed, else -1 with errno the first
+ * error; err (required) gets the first failure's text. */
+int mailbox_msg_commit_batch(struct mailbox_commit *c, size_t n,
+    struct str *err);
+
+/* ---- changing messages (lib/mailbox-update.c) ---- */
+
+/* How mailbox_store changes flags. */
+enum mailbox_flag_op { MBOX_FLAGS_REPLACE, MBOX_FLAGS_ADD, MBOX_FLAGS_REMOVE };
+
+struct mailbox_store {
+	enum mailbox_flag_op op;
+	uint32_t flags;			/* MAIL_* system flags (lib/maildir.h) */
+	uint64_t keywords;		/* keyword bits (mailbox_keyword) */
+	uint64_t unchangedsince;	/* CONDSTORE UNCHANGEDSINCE; 0: none */
+};
+
+/* A growable list of UIDs. */
+struct mailbox_uids {
+	uint32_t *v;
+	size_t n, cap;
+};
+int mailbox_uids_add(struct mailbox_uids *u, uint32_t uid);
+void mailbox_uids_free(struct mailbox_uids *u);
+
+/* The record with UID uid: its index position (seq_r, 0-based among all
+ * records) and the record.  -1 with ENOENT when there is none (or it is
+ * expunged).  Positions change when the index is compacted (the header's
+ * generation moves): sessions keep UIDs, never positions, across a
+ * refresh; zest.expunged (tomb_scan) says which UIDs went at which MODSEQ. */
+int mailbox_find_uid(struct mailbox *mb, uint32_t uid, uint32_t *seq_r,
+    struct index_record *r_r);
+
+/* Apply st to the messages with the given UIDs (ascending; missing or
+ * expunged ones are skipped).  Every message whose flags or keywords
+ * change gets the same new MODSEQ, its record rewritten and its file
+ * renamed (new/ to cur/, info ":2,FLAGS" with the Maildir letters; keyword
+ * letters are not used).  With unchangedsince, a message whose MODSEQ is
+ * greater is left alone and its UID added to failed_r (which may be NULL
+ * otherwise).  changed_r (may be NULL) gets the UIDs that changed.  Takes
+ * the lock.  Returns the number changed, or -1 with err. */
+int mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
+    const struct mailbox_store *st, struct mailbox_uids *changed_r,
+    struct mailbox_uids *failed_r, struct str *err);
+
+/* The bit of keyword name (case-insensitive as IMAP wants), adding it to
+ * zest.header when create.  -1 with ENOENT (absent, !create), ENOSPC (64
+ * in use) or EINVAL (not a valid IMAP atom). */
+int mailbox_keyword(struct mailbox *mb, const char *name, int create,
+    struct str *err);
+
+/* Expunge the messages with these UIDs: tombstones (UID, new MODSEQ) to
+ * zest.expunged first, records marked REC_EXPUNGED, counters updated,
+ * then files unlinked.  Takes the lock.  Returns the number expunged. */
+int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
+    struct str *err);
+
+/* Open the message's file read-only; when another program renamed it,
+ * sync and retry once.  -1 with ENOENT when it is gone. */
+int mailbox_msg_open(struct mailbox *mb, const struct index_record *r,
+    int *fd_r, struct str *err);
+
+/* Copy messages (ascending UIDs) into dst, keeping system flags (not
+ * \Recent), keywords (by name, added to dst's table), internal date and
+ * the cache entry; hard link where possible, else a copy; durable (fsync)
+ * before it returns.  dst_uids_r (n entries) gets the new UIDs in order;
+ * skipped (expunged) sources give 0.  Returns the number copied. */
+int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n,
+    struct mailbox *dst, uint32_t *dst_uids_r, struct str *err);
+
+/* Claim \Recent for the caller (an IMAP SELECT): under the lock, the UIDs
+ * from the header's first_recent_uid to uidnext-1 become this caller's
+ * recent range and first_recent_uid moves to uidnext. */
+int mailbox_take_recent(struct mailbox *mb, uint32_t *first_r,
+    uint32_t *last_r, struct str *err);
+
+/* Rewrite zest.index without its expunged records (UIDs, flags, MODSEQs,
+ * cache entries and the header's UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ
+ * kept); the old file is marked obsolete so readers reopen.  Done by
+ * mailbox_expunge and mailbox_sync on their own once expunged records
+ * are more than a quarter of all.  Takes the lock. */
+int mailbox_compact(struct mailbox *mb, struct str *err);
+
 #endif

@@ -236,15 +236,16 @@ test_sync_foreign_files(void **state)
 	mailbox_sync_force(f->mb);
 	assert_int_equal(mailbox_sync(f->mb, &err), 0);
 	h = mailbox_header(f->mb);
-	assert_int_equal(h->count, 3);
+	/* 1 expunged record of 3 is more than a quarter: compacted away */
+	assert_int_equal(h->count, 2);
 	assert_int_equal(h->exists, 2);
 	assert_int_equal(h->unseen, 1);
 	assert_true(h->highestmodseq > hms);
 	file_of(f, 1, &body, &r);
 	assert_int_equal(r.flags & MAIL_FLAGS_MASK, MAIL_SEEN);
 	assert_false(r.flags & REC_IN_NEW);
-	assert_int_equal(mailbox_record(f->mb, 2, &r), 0);
-	assert_true(r.flags & REC_EXPUNGED);
+	assert_int_equal(mailbox_find_uid(f->mb, 3, NULL, &r), -1);
+	assert_int_equal(errno, ENOENT);
 	str_free(&err);
 	str_free(&body);
 	str_free(&a);
