@@ -10,7 +10,6 @@
 #include "envelope.h"
 #include "mime.h"
 
-#define MSGCACHE_HDR_MAX (64 * 1024)	/* top header kept for CI_HEADERS */
 
 /* Header fields IMAP clients fetch for their message lists (Thunderbird,
  * Apple Mail, K-9, mutt): kept raw so HEADER.FIELDS needs no file read. */
@@ -23,6 +22,17 @@ static const char *const msgcache_fields[] = {
 	"return-receipt-to", "x-spam-flag", "x-spam-status",
 	"content-class", "auto-submitted", "x-original-to",
 };
+
+int
+msgcache_field_kept(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(msgcache_fields) / sizeof(msgcache_fields[0]); i++)
+		if (strcasecmp(msgcache_fields[i], name) == 0)
+			return 1;
+	return 0;
+}
 
 struct msgcache {
 	struct mime_parser *mp;

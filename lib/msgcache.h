@@ -14,7 +14,15 @@
 
 #include "str.h"
 
+/* The top-level header is kept for CI_HEADERS up to this many bytes: a
+ * message whose header is longer may lack some fields there. */
+#define MSGCACHE_HDR_MAX (64 * 1024)
+
 struct msgcache;
+
+/* Whether CI_HEADERS keeps every field named name (case-insensitive) of a
+ * header no longer than MSGCACHE_HDR_MAX. */
+int msgcache_field_kept(const char *name);
 
 /* A new builder; NULL with errno on failure. */
 struct msgcache *msgcache_new(void);

@@ -25,6 +25,14 @@ qp_put(struct qp_enc *e, const char *tok, size_t k, struct str *out)
 		if (str_appendc(out, '=') < 0 || str_appends(out, e->eol) < 0)
 			return -1;
 		e->col = 0;
+		/* A line made by a soft break must not start a MIME boundary
+		 * line ("--" and the boundary) that the text did not hold:
+		 * its first "-" is encoded (RFC 2045 6.7 allows any octet
+		 * to be). */
+		if (k == 1 && tok[0] == '-') {
+			e->col = 3;
+			return str_append(out, "=2D", 3);
+		}
 	}
 	e->col += k;
 	return str_append(out, tok, k);

@@ -10,7 +10,9 @@
  * Printable ASCII but "=" is literal; "=", controls and bytes above 127 are
  * =XX; a space or tab is literal unless it ends a line (or the data), then
  * it is encoded.  Encoded lines hold at most QP_LINE_MAX characters: longer
- * lines are cut with soft line breaks ("=" and a line end).
+ * lines are cut with soft line breaks ("=" and a line end); a "-" starting
+ * the line after a soft break is encoded, so that cutting a line never
+ * makes a MIME boundary line.
  */
 
 #include <stddef.h>

@@ -67,22 +67,26 @@ smtpc_result_ok_rcpts_lost(struct smtpc *c, struct smtpc_rcpt *r, size_t n)
 int
 smtpc_msg_fd(const struct smtpc *c, const struct smtpc_msg *m)
 {
-	return c->use7 ? m->conv_fd : m->fd;
+	return c->conv >= 0 ? m->conv[c->conv].fd : m->fd;
 }
 
 off_t
 smtpc_msg_size(const struct smtpc *c, const struct smtpc_msg *m)
 {
-	return c->use7 ? m->conv_size : m->size;
+	return c->conv >= 0 ? m->conv[c->conv].size : m->size;
 }
 
 void
 smtpc_msg_free(struct smtpc_msg *m)
 {
-	if (m->conv == 1)
-		close(m->conv_fd);
-	m->conv = 0;
-	m->conv_fd = -1;
+	size_t i;
+
+	for (i = 0; i < sizeof(m->conv) / sizeof(m->conv[0]); i++) {
+		if (m->conv[i].state == 1)
+			close(m->conv[i].fd);
+		m->conv[i].state = 0;
+		m->conv[i].fd = -1;
+	}
 }
 
 int

@@ -275,38 +275,116 @@ smtpc_ascii(const char *s)
 	return 1;
 }
 
-/* Make the 7-bit copy of m (RFC 6152 section 3) unless tried already:
- * m->conv becomes 1 or -1.  Returns 0, or -1 for a local error (failure
- * 451 4.3.0 set). */
+/* Make copy k of m (SMTPC_CONV_*: RFC 6152 section 3, RFC 3030 section
+ * 3, RFC 6531 section 3.4) unless tried already: its state becomes 1, 2
+ * or -1.  Returns 0, or -1 for a local error (failure 451 4.3.0 set). */
 static int
-smtpc_convert(struct smtpc *c, struct smtpc_msg *m)
+smtpc_convert(struct smtpc *c, struct smtpc_msg *m, int k)
 {
+	static const unsigned mode[SMTPC_CONVS] = { MIME7_7BIT, MIME7_8BIT,
+	    MIME7_8BIT | MIME7_HDR7, MIME7_BINARY | MIME7_HDR7 };
+	struct smtpc_conv *cv = &m->conv[k];
+	struct mime7_result res;
 	int fd, r;
 
-	if (m->conv != 0)
+	if (cv->state != 0)
 		return 0;
-	if ((fd = memfd_create("zest-7bit", MFD_CLOEXEC)) < 0) {
-		smtpc_fail(c, 451, "4.3.0", "converting the message to 7-bit: "
-		    "%s", strerror(errno));
+	if ((fd = memfd_create("zest-convert", MFD_CLOEXEC)) < 0) {
+		smtpc_fail(c, 451, "4.3.0", "converting the message: %s",
+		    strerror(errno));
 		return -1;
 	}
-	r = mime7_convert_fd(m->fd, fd, 0, &m->conv_size);
+	r = mime7_convert(m->fd, fd, mode[k], 0, &res);
 	if (r == 1) {
-		m->conv = 1;
-		m->conv_fd = fd;
+		cv->state = 1;
+		cv->fd = fd;
+		cv->size = res.size;
+		cv->eightbit = res.eightbit;
 		return 0;
 	}
 	close(fd);
-	if (r == 0 || errno == EILSEQ) {
-		/* r == 0: no 8-bit byte after all; send nothing converted */
-		m->conv = -1;
-		if (r == 0)
-			m->eightbit = 0;
+	if (r == 0) {
+		/* nothing to convert: the message goes as it is */
+		cv->state = 2;
+		cv->eightbit = res.eightbit;
 		return 0;
 	}
-	smtpc_fail(c, 451, "4.3.0", "converting the message to 7-bit: %s",
+	if (errno == EILSEQ) {
+		cv->state = -1;
+		snprintf(cv->why, sizeof(cv->why), "%s", res.why);
+		return 0;
+	}
+	smtpc_fail(c, 451, "4.3.0", "converting the message: %s",
 	    strerror(errno));
 	return -1;
+}
+
+/* Whether the message has a byte above 127: 1, 0, or SMTPC_ELOCAL. */
+static int
+smtpc_8bit(struct smtpc *c, struct smtpc_msg *m)
+{
+	if (m->eightbit < 0 &&
+	    (m->eightbit = smtpc_msg_8bit(m, c->buf, SMTPC_BUF)) < 0) {
+		smtpc_fail(c, 451, "4.3.0", "reading the message: %s",
+		    strerror(errno));
+		return SMTPC_ELOCAL;
+	}
+	return m->eightbit;
+}
+
+/* Which copy this host needs, or -1 for the message as it is (or a
+ * negative SMTPC_E).  down: the message is SMTPUTF8 and the host is not. */
+static int
+smtpc_pick(struct smtpc *c, struct smtpc_msg *m, int down)
+{
+	int bin = (c->ext & SMTPC_EXT_BINARYMIME) &&
+	    (c->ext & SMTPC_EXT_CHUNKING), eight = c->ext & SMTPC_EXT_8BITMIME;
+	int e;
+
+	if (m->body == SMTPC_BINARYMIME && !bin)
+		return eight ? (down ? SMTPC_CONV_8BIT_HDR7 : SMTPC_CONV_8BIT) :
+		    SMTPC_CONV_7BIT;
+	if (!down && (m->body != SMTPC_8BITMIME || eight))
+		return -1;
+	/* a 7-bit message needs nothing, whatever was declared */
+	if ((e = smtpc_8bit(c, m)) <= 0)
+		return e == 0 ? -1 : e;
+	if (m->body == SMTPC_BINARYMIME)
+		return SMTPC_CONV_BINARY_HDR7;
+	return eight ? SMTPC_CONV_8BIT_HDR7 : SMTPC_CONV_7BIT;
+}
+
+/* Choose and make what goes to this host: c->conv and c->send_body. */
+static int
+smtpc_check_body(struct smtpc *c, struct smtpc_msg *m, int down)
+{
+	int k = smtpc_pick(c, m, down);
+	const char *why;
+
+	if (k < -1)
+		return k;
+	if (k < 0)
+		return 0;
+	if (smtpc_convert(c, m, k) < 0)
+		return SMTPC_ELOCAL;
+	why = m->conv[k].why;
+	if (m->conv[k].state < 0 && m->body == SMTPC_BINARYMIME &&
+	    k != SMTPC_CONV_BINARY_HDR7)
+		return smtpc_fail(c, 554, "5.6.3", "%s does not accept binary "
+		    "content (BINARYMIME, CHUNKING), and the message cannot be "
+		    "converted: %s", c->peer, why);
+	if (m->conv[k].state < 0 && k == SMTPC_CONV_7BIT &&
+	    m->body == SMTPC_8BITMIME)
+		return smtpc_fail(c, 554, "5.6.3", "%s does not accept 8-bit "
+		    "content (8BITMIME), and the message cannot be converted "
+		    "to 7-bit: %s", c->peer, why);
+	if (m->conv[k].state < 0)
+		return smtpc_fail(c, 553, "5.6.7", "%s does not accept "
+		    "SMTPUTF8, and the message needs it: %s", c->peer, why);
+	c->conv = m->conv[k].state == 1 ? k : -1;
+	c->send_body = k == SMTPC_CONV_BINARY_HDR7 ? SMTPC_BINARYMIME :
+	    m->conv[k].eightbit ? SMTPC_8BITMIME : SMTPC_7BIT;
+	return 0;
 }
 
 /* What this host cannot take, decided before MAIL (RFC 1870, 3030, 6152,
@@ -316,34 +394,11 @@ smtpc_check(struct smtpc *c, struct smtpc_msg *m, struct smtpc_rcpt *r,
     size_t n)
 {
 	size_t i;
-	int ascii;
+	int ascii, rc, down = m->smtputf8 && !(c->ext & SMTPC_EXT_SMTPUTF8);
 
-	if (m->body == SMTPC_BINARYMIME && (~c->ext & (SMTPC_EXT_BINARYMIME |
-	    SMTPC_EXT_CHUNKING)) != 0)
-		return smtpc_fail(c, 554, "5.6.3", "%s does not accept binary "
-		    "content (BINARYMIME, CHUNKING), which cannot be "
-		    "converted", c->peer);
-	if (m->body == SMTPC_8BITMIME && !(c->ext & SMTPC_EXT_8BITMIME)) {
-		if (m->eightbit < 0 &&
-		    (m->eightbit = smtpc_msg_8bit(m, c->buf, SMTPC_BUF)) < 0) {
-			smtpc_fail(c, 451, "4.3.0", "reading the message: %s",
-			    strerror(errno));
-			return SMTPC_ELOCAL;
-		}
-		if (m->eightbit && smtpc_convert(c, m) < 0)
-			return SMTPC_ELOCAL;
-		if (m->eightbit && m->conv < 0)
-			return smtpc_fail(c, 554, "5.6.3", "%s does not accept "
-			    "8-bit content (8BITMIME), and the message cannot "
-			    "be converted to 7-bit", c->peer);
-		c->use7 = m->eightbit && m->conv == 1;
-	}
-	if ((c->ext & SMTPC_EXT_SIZE) && c->size_max > 0 &&
-	    (unsigned long long)smtpc_msg_size(c, m) > c->size_max)
-		return smtpc_fail(c, 552, "5.3.4", "message size %lld exceeds "
-		    "the limit %llu of %s", (long long)smtpc_msg_size(c, m),
-		    c->size_max, c->peer);
-	if (m->smtputf8 && !(c->ext & SMTPC_EXT_SMTPUTF8)) {
+	c->conv = -1;
+	c->send_body = m->body;
+	if (down) {
 		ascii = smtpc_ascii(m->sender);
 		for (i = 0; i < n && ascii; i++)
 			if (!r[i].done && !smtpc_ascii(r[i].addr))
@@ -352,6 +407,13 @@ smtpc_check(struct smtpc *c, struct smtpc_msg *m, struct smtpc_rcpt *r,
 			return smtpc_fail(c, 553, "5.6.7", "%s does not accept "
 			    "non-ASCII addresses (SMTPUTF8)", c->peer);
 	}
+	if ((rc = smtpc_check_body(c, m, down)) < 0)
+		return rc;
+	if ((c->ext & SMTPC_EXT_SIZE) && c->size_max > 0 &&
+	    (unsigned long long)smtpc_msg_size(c, m) > c->size_max)
+		return smtpc_fail(c, 552, "5.3.4", "message size %lld exceeds "
+		    "the limit %llu of %s", (long long)smtpc_msg_size(c, m),
+		    c->size_max, c->peer);
 	return 0;
 }
 
@@ -365,9 +427,10 @@ smtpc_put_mail(struct smtpc *c, const struct smtpc_msg *m)
 	if (c->ext & SMTPC_EXT_SIZE)
 		str_appendf(&cmd, " SIZE=%lld",
 		    (long long)smtpc_msg_size(c, m));
-	if (m->body == SMTPC_BINARYMIME)
+	if (c->send_body == SMTPC_BINARYMIME)
 		str_appends(&cmd, " BODY=BINARYMIME");
-	else if (m->body == SMTPC_8BITMIME && (c->ext & SMTPC_EXT_8BITMIME))
+	else if (c->send_body == SMTPC_8BITMIME &&
+	    (c->ext & SMTPC_EXT_8BITMIME))
 		str_appends(&cmd, " BODY=8BITMIME");
 	if (m->smtputf8 && (c->ext & SMTPC_EXT_SMTPUTF8))
 		str_appends(&cmd, " SMTPUTF8");
@@ -524,7 +587,7 @@ smtpc_transaction(struct smtpc *c, struct smtpc_msg *m, struct smtpc_rcpt *r,
 				    "for a recipient from %s", c->peer);
 		return smtpc_rset(c) < 0 ? SMTPC_EHOST : 0;
 	}
-	rc = m->body == SMTPC_BINARYMIME ? smtpc_bdat(c, m, r, n) :
+	rc = c->send_body == SMTPC_BINARYMIME ? smtpc_bdat(c, m, r, n) :
 	    smtpc_data(c, m, r, n);
 	for (i = 0; i < n; i++)
 		if (r[i].state == SMTPC_RS_LATER)
@@ -596,7 +659,9 @@ smtpc_session(struct smtpc *c, struct smtpc_msg *m, struct smtpc_rcpt *r,
 
 	c->ext = 0;
 	c->size_max = 0;
-	c->greeted = c->tls = c->broken = c->use7 = 0;
+	c->greeted = c->tls = c->broken = 0;
+	c->conv = -1;
+	c->send_body = m->body;
 	c->fail_code = 0;
 	c->fail_status[0] = '\0';
 	str_clear(&c->fail_text);

@@ -12,7 +12,10 @@
  * result yet: MAIL and the RCPTs batched when PIPELINING is offered, the
  * body with DATA (dot-stuffed, line ends made CRLF) or, for BINARYMIME,
  * with BDAT chunks; DSN parameters (RFC 3461) and SIZE are passed on when
- * offered.  Each recipient ends with a result (code, enhanced status,
+ * offered.  What the server cannot take (BINARYMIME without BINARYMIME and
+ * CHUNKING, 8-bit without 8BITMIME, 8-bit header fields without SMTPUTF8)
+ * is sent as a copy converted by mime7(3), or fails for the host (5.6.3,
+ * 5.6.7) when it cannot be converted.  Each recipient ends with a result (code, enhanced status,
  * text) or stays pending when the session failed before its fate was
  * known, so that the caller can try the next host.
  *
@@ -34,6 +37,7 @@
 #define SMTPC_TIMEOUT 300	/* seconds: every reply (4.5.3.2) */
 #define SMTPC_DATA_TIMEOUT 600	/* seconds: the reply to the end of data */
 #define SMTPC_CHUNK (1024 * 1024) /* BDAT chunk size */
+#define SMTPC_WHY_MAX 120	/* why a message cannot be converted */
 
 /* Extensions the server offered in its EHLO reply. */
 #define SMTPC_EXT_PIPELINING	0x001
@@ -76,6 +80,24 @@ struct smtpc_rcpt {
 	int state;			/* private to a transaction */
 };
 
+/* A converted copy of the message (mime7.h), made when first needed. */
+struct smtpc_conv {
+	int state;			/* 0 not tried; 1 made (fd, size); 2
+					 * the message goes as it is; -1
+					 * impossible (why) */
+	int fd;
+	off_t size;
+	int eightbit;			/* what goes holds 8-bit text */
+	char why[SMTPC_WHY_MAX];
+};
+
+/* Indexes of smtpc_msg's conv. */
+#define SMTPC_CONV_7BIT 0		/* 7-bit, header fields encoded */
+#define SMTPC_CONV_8BIT 1		/* 8-bit text, no binary */
+#define SMTPC_CONV_8BIT_HDR7 2		/* the same, header fields 7-bit */
+#define SMTPC_CONV_BINARY_HDR7 3	/* bodies kept, header fields 7-bit */
+#define SMTPC_CONVS 4
+
 /* The message and its envelope. */
 struct smtpc_msg {
 	int fd;				/* read with pread from offset 0 */
@@ -86,12 +108,11 @@ struct smtpc_msg {
 	enum smtpc_body body;
 	int smtputf8;			/* SMTPUTF8 was given */
 	int eightbit;			/* 1, 0, or -1: scan when needed */
-	/* The 7-bit copy for servers without 8BITMIME (mime7.h), made when
-	 * first needed: conv 0 not tried, 1 made (conv_fd, conv_size), -1
-	 * impossible.  Zero these; smtpc_msg_free closes conv_fd. */
-	int conv;
-	int conv_fd;
-	off_t conv_size;
+	/* The copies for servers without 8BITMIME (7-bit), without
+	 * BINARYMIME (8-bit when they have 8BITMIME, else 7-bit) or without
+	 * SMTPUTF8 (header fields 7-bit), each made once when first needed.
+	 * Zero these; smtpc_msg_free closes their descriptors. */
+	struct smtpc_conv conv[SMTPC_CONVS];
 };
 
 /* A session. Set the first block, zero the rest (smtpc_init does). */
@@ -119,7 +140,9 @@ struct smtpc {
 	struct smtpc_reply rep;		/* scratch */
 	struct str line;
 	unsigned char *buf;		/* message reads */
-	int use7;			/* this session sends m->conv_fd */
+	int conv;			/* this session sends m->conv[conv],
+					 * or the message when -1 */
+	enum smtpc_body send_body;	/* and says BODY= for it */
 };
 
 /* Set up c for a session on io: the defaults above for timeouts and
@@ -163,7 +186,7 @@ void smtpc_reply_free(struct smtpc_reply *rep);
 unsigned smtpc_ehlo_keyword(const char *line, size_t len,
     unsigned long long *size_r);
 
-/* Close the 7-bit copy of m, if one was made. */
+/* Close the converted copies of m, if any were made. */
 void smtpc_msg_free(struct smtpc_msg *m);
 
 /* Whether the message has a byte above 127 (read from m->fd).  Returns 1,

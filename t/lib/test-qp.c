@@ -38,6 +38,11 @@ static const struct enc_case enc_cases[] = {
 	  "aaaaaaa\xff",
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaa=\n=FF", 0 },
+	/* a soft break never starts a boundary-like line: "-" encoded */
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaa--b\r\n-- \r\n",
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaa=\r\n=2D-b\r\n--=20\r\n", 1 },
 };
 
 static void

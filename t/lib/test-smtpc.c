@@ -107,6 +107,13 @@ struct tcase {
 #define C_A "RCPT TO:<a@d>\r\n"
 #define C_B "RCPT TO:<b@d>\r\n"
 #define C_END "DATA\r\n" BODY ".\r\nQUIT\r\n"
+/* A binary message: 8-bit Subject, a GIF with NUL and bare CR, dot. */
+#define BINMSG "Subject: caf\xc3\xa9\r\nContent-Type: image/gif\r\n" \
+	"Content-Transfer-Encoding: binary\r\n\r\nGIF\0\r.x\r\n"
+#define BIN8 "Subject: caf\xc3\xa9\r\nContent-Type: image/gif\r\n" \
+	"Content-Transfer-Encoding: base64\r\n\r\nR0lGAA0ueA0K\r\n"
+#define BIN7 "Subject: =?UTF-8?Q?caf=C3=A9?=\r\nContent-Type: image/gif" \
+	"\r\nContent-Transfer-Encoding: base64\r\n\r\nR0lGAA0ueA0K\r\n"
 
 static const struct tcase cases[] = {
 	{ "plain", S(G, E0, OK, OK, "550 5.1.1 no such user\r\n", "354 go\r\n",
@@ -160,9 +167,37 @@ static const struct tcase cases[] = {
 	{ "binary unsupported", S(G, "250-mx\r\n250 BINARYMIME\r\n", BYE), 0,
 	    B("x\0y"), SMTPC_BINARYMIME, 0, { "a@d" }, 0, 0,
 	    B(C_EHLO "QUIT\r\n"), SMTPC_HOSTFAIL, { "-" }, "554 5.6.3", NULL },
-	{ "8bit refused", S(G, E0, BYE), 0, B("Subject: caf\xc3\xa9\r\n"),
+	{ "8bit refused", S(G, E0, BYE), 0, B("From: caf\xc3\xa9@x\r\n"),
 	    SMTPC_8BITMIME, 0, { "a@d" }, 0, 0, B(C_EHLO "QUIT\r\n"),
-	    SMTPC_HOSTFAIL, { "-" }, "554 5.6.3", "8BITMIME" },
+	    SMTPC_HOSTFAIL, { "-" }, "554 5.6.3", "8BITMIME), and the message "
+	    "cannot be converted to 7-bit: 8-bit byte in an address of the "
+	    "From header field" },
+	{ "8bit header encoded", S(G, E0, OK, OK, "354 go\r\n", OK, BYE), 0,
+	    B("Subject: caf\xc3\xa9\r\n\r\nx\r\n"), SMTPC_8BITMIME, 0,
+	    { "a@d" }, 0, 0, B(C_EHLO C_MAIL C_A "DATA\r\n"
+	    "Subject: =?UTF-8?Q?caf=C3=A9?=\r\n\r\nx\r\n.\r\nQUIT\r\n"), 0,
+	    { "250 2.0.0" }, NULL, NULL },
+	{ "binary to an 8BITMIME host", S(G, "250-mx\r\n250-SIZE 1000\r\n"
+	    "250-CHUNKING\r\n250 8BITMIME\r\n", OK, OK, "354 go\r\n", OK,
+	    BYE), 0, B(BINMSG), SMTPC_BINARYMIME, 0, { "a@d" }, 0, 0,
+	    B(C_EHLO "MAIL FROM:<s@o> SIZE=92 BODY=8BITMIME\r\n" C_A
+	    "DATA\r\n" BIN8 ".\r\nQUIT\r\n"), 0, { "250 2.0.0" }, NULL,
+	    NULL },
+	{ "binary to a 7-bit host", S(G, "250-mx\r\n250 BINARYMIME\r\n", OK,
+	    OK, "354 go\r\n", OK, BYE), 0, B(BINMSG), SMTPC_BINARYMIME, 0,
+	    { "a@d" }, 0, 0, B(C_EHLO C_MAIL C_A "DATA\r\n" BIN7
+	    ".\r\nQUIT\r\n"), 0, { "250 2.0.0" }, NULL, NULL },
+	{ "binary text needs nothing", S(G, "250-mx\r\n250 8BITMIME\r\n",
+	    OK, OK, "354 go\r\n", OK, BYE), 0, B("A: b\r\n\r\nx\xc3\xa9\r\n"),
+	    SMTPC_BINARYMIME, 0, { "a@d" }, 0, 0, B(C_EHLO
+	    "MAIL FROM:<s@o> BODY=8BITMIME\r\n" C_A "DATA\r\n"
+	    "A: b\r\n\r\nx\xc3\xa9\r\n.\r\nQUIT\r\n"), 0, { "250 2.0.0" },
+	    NULL, NULL },
+	{ "binary unconvertible", S(G, E0, BYE), 0,
+	    B("From: j\xc3\xb6@x\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+	    "x\r\n"), SMTPC_BINARYMIME, 0, { "a@d" }, 0, 0,
+	    B(C_EHLO "QUIT\r\n"), SMTPC_HOSTFAIL, { "-" }, "554 5.6.3",
+	    "cannot be converted: 8-bit byte in an address" },
 	{ "8bit declared, 7bit sent", S(G, E0, OK, OK, "354 go\r\n", OK, BYE),
 	    0, B(BODY), SMTPC_8BITMIME, 0, { "a@d" }, 0, 0,
 	    B(C_EHLO C_MAIL C_A C_END), 0, { "250 2.0.0" }, NULL, NULL },
@@ -238,6 +273,28 @@ static const struct tcase cases[] = {
 	    OK, BYE), 0, B(BODY), SMTPC_7BIT, 1, { "\xc3\xbc@d" }, 0, 0,
 	    B(C_EHLO "MAIL FROM:<s@o> SMTPUTF8\r\nRCPT TO:<\xc3\xbc@d>\r\n"
 	    C_END), 0, { "250 2.0.0" }, NULL, NULL },
+	{ "smtputf8 header to a 7-bit host", S(G, E0, OK, OK, "354 go\r\n",
+	    OK, BYE), 0, B("Subject: caf\xc3\xa9\r\n\r\nx\r\n"),
+	    SMTPC_8BITMIME, 1, { "a@d" }, 0, 0, B(C_EHLO C_MAIL C_A "DATA\r\n"
+	    "Subject: =?UTF-8?Q?caf=C3=A9?=\r\n\r\nx\r\n.\r\nQUIT\r\n"), 0,
+	    { "250 2.0.0" }, NULL, NULL },
+	{ "smtputf8 header to an 8BITMIME host", S(G, "250-mx\r\n"
+	    "250 8BITMIME\r\n", OK, OK, "354 go\r\n", OK, BYE), 0,
+	    B("Subject: caf\xc3\xa9\r\n\r\n\xc3\xa9\r\n"), SMTPC_8BITMIME, 1,
+	    { "a@d" }, 0, 0, B(C_EHLO "MAIL FROM:<s@o> BODY=8BITMIME\r\n" C_A
+	    "DATA\r\nSubject: =?UTF-8?Q?caf=C3=A9?=\r\n\r\n\xc3\xa9\r\n"
+	    ".\r\nQUIT\r\n"), 0, { "250 2.0.0" }, NULL, NULL },
+	{ "smtputf8 needed", S(G, "250-mx\r\n250 8BITMIME\r\n", BYE), 0,
+	    B("From: j\xc3\xb6@x\r\n\r\nx\r\n"), SMTPC_8BITMIME, 1,
+	    { "a@d" }, 0, 0, B(C_EHLO "QUIT\r\n"), SMTPC_HOSTFAIL, { "-" },
+	    "553 5.6.7", "SMTPUTF8, and the message needs it: 8-bit byte in "
+	    "an address of the From header field" },
+	{ "smtputf8 binary by bdat", S(G, "250-mx\r\n250-CHUNKING\r\n"
+	    "250 BINARYMIME\r\n", OK, OK, "250 2.0.0 ok\r\n", BYE), 0,
+	    B("Subject: caf\xc3\xa9\r\n\r\nx\0y\r"), SMTPC_BINARYMIME, 1,
+	    { "a@d" }, 0, 0, B(C_EHLO "MAIL FROM:<s@o> BODY=BINARYMIME\r\n" C_A
+	    "BDAT 38 LAST\r\nSubject: =?UTF-8?Q?caf=C3=A9?=\r\n\r\nx\0y\r"
+	    "QUIT\r\n"), 0, { "250 2.0.0" }, NULL, NULL },
 	{ "rcpt all refused", S(G, E0, OK, "550 no\r\n", "551 no\r\n", OK, BYE),
 	    0, B(BODY), SMTPC_7BIT, 0, { "a@d", "b@d" }, 0, 0,
 	    B(C_EHLO C_MAIL C_A C_B "RSET\r\nQUIT\r\n"), 0,
