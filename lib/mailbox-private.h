@@ -108,4 +108,17 @@ int mailbox_compact_locked(struct mailbox *mb, struct str *err);
  * (compaction only saves space; the next writer tries again). */
 void mailbox_compact_quietly(struct mailbox *mb);
 
+/* mailbox-lazy.c: indexing without a parse (records from names, cache
+ * entries made on first use). */
+struct maildir_name;
+
+/* The wire size of a message file without parsing it: 1 with *wire_r, 0
+ * when it needs mailbox_parse_file (it holds CR bytes), -1. */
+int mailbox_quick_size(const char *path, const struct maildir_name *mn,
+    const struct stat *st, uint64_t *wire_r);
+
+/* Make and read the MESSAGE entry of a record indexed without one. */
+int mailbox_cache_fill(struct mailbox *mb, const struct index_record *r,
+    const unsigned char **payload_r, size_t *len_r);
+
 #endif

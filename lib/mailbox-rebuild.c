@@ -363,11 +363,19 @@ rebuild_write(struct mailbox *mb, struct index_header *h, struct rent *e,
 		struct maildir_name mn;
 		struct stat st;
 		uint64_t wire;
-		int raw;
+		int raw = 0, quick = -1;
 
+		/* the record from the name and inode; the parse only for a
+		 * file with CR bytes (mailbox-lazy.c) */
+		maildir_name_parse(e[i].name + 4, &mn);
 		mailbox_path(mb, e[i].name, &path);
-		if (stat(path.s, &st) < 0 ||
-		    mailbox_parse_file(path.s, &payload, &raw, &wire) < 0) {
+		if (stat(path.s, &st) == 0) {
+			quick = mailbox_quick_size(path.s, &mn, &st, &wire);
+			if (quick == 0 && mailbox_parse_file(path.s, &payload,
+			    &raw, &wire) < 0)
+				quick = -1;
+		}
+		if (quick < 0) {
 			int gone = errno == ENOENT;
 
 			str_free(&path);
@@ -377,7 +385,6 @@ rebuild_write(struct mailbox *mb, struct index_header *h, struct rent *e,
 			str_appendf(err, "%s: %s", e[i].name, strerror(errno));
 			goto out;
 		}
-		maildir_name_parse(e[i].name + 4, &mn);
 		memset(r, 0, sizeof(*r));
 		r->uid = e[i].uid;
 		if (e[i].old != NULL && e[i].old->modseq != 0) {
@@ -395,7 +402,20 @@ rebuild_write(struct mailbox *mb, struct index_header *h, struct rent *e,
 		r->size = wire;
 		if (r->modseq == 0)
 			r->modseq = h->highestmodseq + 1;
-		if (cache_item_add(&payload, CI_NAME, e[i].name,
+		if (quick == 1) {
+			/* only the name now; the entry on first use */
+			if (cache_append(mb->cache, CACHE_T_NAME, r->uid,
+			    e[i].name, strlen(e[i].name), &r->name_off) < 0) {
+				str_appendf(err, "%s: %s", tmp.s,
+				    strerror(errno));
+				str_free(&path);
+				str_free(&payload);
+				goto out;
+			}
+			r->cache_off = 0;
+			h->cache_end = cache_entry_end(r->name_off,
+			    strlen(e[i].name));
+		} else if (cache_item_add(&payload, CI_NAME, e[i].name,
 		    strlen(e[i].name)) < 0 ||
 		    cache_append(mb->cache, CACHE_T_MESSAGE, r->uid, payload.s,
 		    payload.len, &r->cache_off) < 0) {
@@ -403,9 +423,11 @@ rebuild_write(struct mailbox *mb, struct index_header *h, struct rent *e,
 			str_free(&path);
 			str_free(&payload);
 			goto out;
+		} else {
+			r->name_off = r->cache_off;
+			h->cache_end = cache_entry_end(r->cache_off,
+			    payload.len);
 		}
-		r->name_off = r->cache_off;
-		h->cache_end = cache_entry_end(r->cache_off, payload.len);
 		mailbox_count(h, NULL, r);
 		h->count++;
 		str_free(&path);

@@ -284,19 +284,26 @@ sync_add_file(struct mailbox *mb, struct index_header *h,
 	struct index_record r;
 	struct maildir_name mn;
 	struct stat st;
-	int raw, rc = -1;
+	int raw = 0, rc = -1, quick = -1;
 	uint64_t wire;
 
+	/* the record from the name and inode; the parse only for a file
+	 * with CR bytes, else on first use (mailbox-lazy.c) */
+	maildir_name_parse(name + 4, &mn);
 	if (mailbox_path(mb, name, &path) < 0)
 		goto out;
-	if (stat(path.s, &st) < 0 ||
-	    mailbox_parse_file(path.s, &payload, &raw, &wire) < 0) {
+	if (stat(path.s, &st) == 0) {
+		quick = mailbox_quick_size(path.s, &mn, &st, &wire);
+		if (quick == 0 && mailbox_parse_file(path.s, &payload, &raw,
+		    &wire) < 0)
+			quick = -1;
+	}
+	if (quick < 0) {
 		rc = errno == ENOENT ? 0 : -1;	/* gone meanwhile */
 		goto out;
 	}
 	memset(&r, 0, sizeof(r));
 	r.uid = uid;
-	maildir_name_parse(name + 4, &mn);
 	if (old != NULL)
 		r.flags = old->flags & MAIL_FLAGS_MASK;
 	if (!e->in_new && (old == NULL || mn.has_info))
@@ -308,12 +315,19 @@ sync_add_file(struct mailbox *mb, struct index_header *h,
 	r.modseq = old && old->modseq ? old->modseq : ++h->highestmodseq;
 	if (r.modseq > h->highestmodseq)
 		h->highestmodseq = r.modseq;
-	if (cache_item_add(&payload, CI_NAME, name, strlen(name)) < 0 ||
-	    cache_append(mb->cache, CACHE_T_MESSAGE, uid, payload.s,
-	    payload.len, &r.cache_off) < 0)
-		goto out;
-	r.name_off = r.cache_off;
-	h->cache_end = cache_entry_end(r.cache_off, payload.len);
+	if (quick == 1) {
+		if (cache_append(mb->cache, CACHE_T_NAME, uid, name,
+		    strlen(name), &r.name_off) < 0)
+			goto out;
+		h->cache_end = cache_entry_end(r.name_off, strlen(name));
+	} else {
+		if (cache_item_add(&payload, CI_NAME, name, strlen(name)) < 0 ||
+		    cache_append(mb->cache, CACHE_T_MESSAGE, uid, payload.s,
+		    payload.len, &r.cache_off) < 0)
+			goto out;
+		r.name_off = r.cache_off;
+		h->cache_end = cache_entry_end(r.cache_off, payload.len);
+	}
 	if (index_put(mb->ix, h->count, &r) < 0)
 		goto out;
 	h->count++;

@@ -347,10 +347,8 @@ int
 mailbox_cached(struct mailbox *mb, const struct index_record *r,
     const unsigned char **payload_r, size_t *len_r)
 {
-	if (r->cache_off == 0) {
-		errno = EBADMSG;
-		return -1;
-	}
+	if (r->cache_off == 0)	/* indexed without a parse: do it now */
+		return mailbox_cache_fill(mb, r, payload_r, len_r);
 	return cache_read(mb->cache, r->cache_off, CACHE_T_MESSAGE, r->uid,
 	    payload_r, len_r);
 }
@@ -393,7 +391,7 @@ mailbox_check(struct mailbox *mb)
 			rc = -1;
 		else if (!(r.flags & REC_EXPUNGED) &&
 		    (mailbox_file_name(mb, &r, &name) < 0 ||
-		    mailbox_cached(mb, &r, &p, &n) < 0))
+		    (r.cache_off != 0 && mailbox_cached(mb, &r, &p, &n) < 0)))
 			rc = -1;
 	}
 	str_free(&name);

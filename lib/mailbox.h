@@ -83,7 +83,11 @@ int mailbox_file_name(struct mailbox *mb, const struct index_record *r,
     struct str *name_r);
 
 /* The message's cached MESSAGE payload; valid until the next mailbox call.
- * -1 with EBADMSG when there is none or it does not check. */
+ * A message indexed without a parse (found in the Maildir by a sync or a
+ * rebuild: see mailbox-lazy.c) is parsed now and its entry stored, under
+ * the lock; r may then be out of date (its size, REC_RAW): callers that
+ * need them read the record again.  -1 with EBADMSG when the entry does
+ * not check, ENOENT when the file is gone. */
 int mailbox_cached(struct mailbox *mb, const struct index_record *r,
     const unsigned char **payload_r, size_t *len_r);
 
