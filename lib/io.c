@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include "io.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -355,6 +356,24 @@ size_t
 io_pending(const struct io *io)
 {
 	return io->rlen - io->rpos;
+}
+
+ssize_t
+io_peek(struct io *io, const unsigned char **p_r)
+{
+	ssize_t r;
+
+	if (io->rpos == io->rlen && (r = io_fill(io)) <= 0)
+		return r;
+	*p_r = io->rbuf + io->rpos;
+	return (ssize_t)(io->rlen - io->rpos);
+}
+
+void
+io_consume(struct io *io, size_t n)
+{
+	assert(n <= io->rlen - io->rpos);
+	io->rpos += n;
 }
 
 void

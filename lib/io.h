@@ -118,6 +118,16 @@ int io_readn(struct io *io, void *buf, size_t n);
 /* Bytes already read from the transport and not yet consumed. */
 size_t io_pending(const struct io *io);
 
+/* The buffered unread bytes, read from the transport (one read) when there
+ * are none, without consuming them: *p_r points at them until the next
+ * call on io.  A parser that stops in the middle (the end of DATA, say)
+ * takes what it used with io_consume() and leaves the rest for the next
+ * reader.  Returns their number, 0 at EOF, or -1 with errno. */
+ssize_t io_peek(struct io *io, const unsigned char **p_r);
+
+/* Consume n of the bytes io_peek() showed (n at most io_pending()). */
+void io_consume(struct io *io, size_t n);
+
 /* Drop the buffered unread bytes (e.g. plaintext pipelined before TLS). */
 void io_discard_pending(struct io *io);
 

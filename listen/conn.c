@@ -2,7 +2,8 @@
 /*
  * listen's connections: accept, check the limits, fork a child that puts
  * the connection on descriptors 0 and 1, sets the UCSPI-TCP environment,
- * drops privileges and execs the program; reap the children.
+ * drops privileges and execs the program (or, in pool mode, hand the
+ * connection to pool.c); reap the children.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,14 +21,6 @@
 /* Connections accepted per wake-up, so that a flood cannot starve the
  * reaping of children and the handling of SIGTERM. */
 #define CONN_BATCH 64
-
-/* A connection's two ends as text. */
-struct conn_addrs {
-	char rip[INET6_ADDRSTRLEN];
-	char lip[INET6_ADDRSTRLEN];
-	unsigned rport;
-	unsigned lport;
-};
 
 /* Put the address sa as text into ip (INET6_ADDRSTRLEN bytes) and its
  * port into *port.  IPv4-mapped IPv6 addresses are shown as IPv4, so that
@@ -69,7 +62,7 @@ conn_setenv_num(const char *name, unsigned n)
 /* The UCSPI-TCP environment; names tcpserver sets that listen does not
  * fill (host names, ident) are removed so stale values cannot leak in. */
 static int
-conn_environ(const struct conn_addrs *a)
+conn_environ(const struct listen_addrs *a)
 {
 	if (setenv("PROTO", "TCP", 1) < 0 ||
 	    setenv("TCPREMOTEIP", a->rip, 1) < 0 ||
@@ -84,7 +77,7 @@ conn_environ(const struct conn_addrs *a)
 
 /* The child: never returns. */
 static void __attribute__((noreturn))
-conn_child(struct listen *l, int c, const struct conn_addrs *a)
+conn_child(struct listen *l, int c, const struct listen_addrs *a)
 {
 	sigprocmask(SIG_SETMASK, &l->childmask, NULL);
 	if (dup2(c, 0) < 0 || dup2(c, 1) < 0) {
@@ -106,14 +99,20 @@ conn_child(struct listen *l, int c, const struct conn_addrs *a)
 	_exit(111);
 }
 
-/* The number of children serving ip. */
+/* The number of connections from ip: busy children, and in pool mode
+ * the connections waiting for a worker. */
 static unsigned
 conn_count_ip(const struct listen *l, const char *ip)
 {
 	unsigned i, n = 0;
 
 	for (i = 0; i < l->maxconn; i++)
-		if (l->kids[i].pid != 0 && strcmp(l->kids[i].ip, ip) == 0)
+		if (l->kids[i].state == LISTEN_BUSY &&
+		    strcmp(l->kids[i].ip, ip) == 0)
+			n++;
+	for (i = 0; l->pending != NULL && i < l->maxconn; i++)
+		if (l->pending[i].fd >= 0 && strcmp(l->pending[i].a.rip,
+		    ip) == 0)
 			n++;
 	return n;
 }
@@ -144,7 +143,7 @@ conn_refuse(struct listen *l, int c, const char *ip, const char *why)
 
 /* Start the program for the accepted connection c. */
 static void
-conn_start(struct listen *l, int c, const struct conn_addrs *a)
+conn_start(struct listen *l, int c, const struct listen_addrs *a)
 {
 	struct listen_child *slot = NULL;
 	unsigned i;
@@ -166,8 +165,11 @@ conn_start(struct listen *l, int c, const struct conn_addrs *a)
 		conn_child(l, c, a);
 	close(c);
 	slot->pid = pid;
+	slot->state = LISTEN_BUSY;
+	slot->ctl = -1;
 	memcpy(slot->ip, a->rip, sizeof slot->ip);
 	l->nkids++;
+	l->nbusy++;
 	if (l->verbose)
 		log_info("pid %ld: %s:%u (%u/%u)", (long)pid, a->rip,
 		    a->rport, l->nkids, l->maxconn);
@@ -180,7 +182,7 @@ conn_accept1(struct listen *l)
 {
 	struct sockaddr_storage rss, lss;
 	socklen_t rlen = sizeof rss, llen = sizeof lss;
-	struct conn_addrs a;
+	struct listen_addrs a;
 	int c;
 
 	c = accept4(l->fd, (struct sockaddr *)&rss, &rlen, SOCK_CLOEXEC);
@@ -196,10 +198,12 @@ conn_accept1(struct listen *l)
 	if (getsockname(c, (struct sockaddr *)&lss, &llen) < 0)
 		memset(&lss, 0, sizeof lss);
 	conn_addr(&lss, a.lip, &a.lport);
-	if (l->nkids >= l->maxconn)
+	if (l->nbusy >= l->maxconn)
 		conn_refuse(l, c, a.rip, "too many connections");
 	else if (l->maxip > 0 && conn_count_ip(l, a.rip) >= l->maxip)
 		conn_refuse(l, c, a.rip, "too many connections from it");
+	else if (l->maxuse > 0)
+		pool_hand(l, c, &a);
 	else
 		conn_start(l, c, &a);
 	return 1;
@@ -228,8 +232,13 @@ conn_reap(struct listen *l)
 				break;
 		if (i == l->maxconn)
 			continue;
-		l->kids[i].pid = 0;
+		if (l->maxuse > 0) {
+			pool_reaped(l, &l->kids[i], st);
+			continue;
+		}
+		memset(&l->kids[i], 0, sizeof l->kids[i]);
 		l->nkids--;
+		l->nbusy--;
 		if (l->verbose)
 			log_info("pid %ld: ended, %s %d", (long)pid,
 			    WIFSIGNALED(st) ? "signal" : "status",

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * listen [-v] [-C DIR] [-c MAXCONN] [-i MAXPERIP] [-u USER] [-p PIDFILE]
- *     [-b TEXT] ADDR PORT PROGRAM [ARG...]
+ * listen [-v] [-C DIR] [-c MAXCONN] [-i MAXPERIP] [-P MAXUSE] [-u USER]
+ *     [-p PIDFILE] [-b TEXT] ADDR PORT PROGRAM [ARG...]
  *
  * Bind ADDR:PORT, write the pid file, and run PROGRAM for each connection
  * with the connection on descriptors 0 and 1 and the UCSPI-TCP
- * environment.  Signals arrive through a signalfd polled beside the
- * listening socket, so there are no handlers and no global flags.
+ * environment, or with -P hand the connections to a pool of PROGRAM
+ * workers (pool.c).  Signals arrive through a signalfd polled beside the
+ * listening socket (and the workers' control sockets), so there are no
+ * handlers and no global flags.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +31,9 @@
 #include "str.h"
 
 #define LISTEN_USAGE "usage: listen [-v] [-C dir] [-c maxconn] " \
-	"[-i max-per-ip] [-u user] [-p pidfile] [-b text]\n" \
-	"              address port program [arg ...]\n"
+	"[-i max-per-ip] [-P max-use] [-u user]\n" \
+	"              [-p pidfile] [-b text] address port program " \
+	"[arg ...]\n"
 #define LISTEN_MAXCONN 40	/* default of -c, as tcpserver's */
 #define LISTEN_LIMIT_MAX 65535	/* largest -c and -i */
 #define LISTEN_BUSY_MAX 512	/* longest -b text */
@@ -111,7 +114,7 @@ parse_args(int argc, char **argv, struct listen *l, struct listen_opts *o,
 	int c;
 
 	l->maxconn = LISTEN_MAXCONN;
-	while ((c = getopt(argc, argv, "+vC:c:i:u:p:b:")) != -1) {
+	while ((c = getopt(argc, argv, "+vC:c:i:P:u:p:b:")) != -1) {
 		switch (c) {
 		case 'v':
 			l->verbose = 1;
@@ -126,6 +129,12 @@ parse_args(int argc, char **argv, struct listen *l, struct listen_opts *o,
 		case 'i':
 			l->maxip = number(optarg, LISTEN_LIMIT_MAX,
 			    "maximum of connections per address");
+			break;
+		case 'P':
+			l->maxuse = number(optarg, LISTEN_LIMIT_MAX,
+			    "maximum of connections per worker");
+			if (l->maxuse == 0)
+				usage();
 			break;
 		case 'u':
 			o->user = optarg;
@@ -268,29 +277,76 @@ read_signals(int sfd)
 	return stop;
 }
 
+/* The descriptors to poll: the listening socket, the signalfd, and in
+ * pool mode the workers' control sockets (who[i] the slot of p[i]).
+ * Returns their number. */
+static nfds_t
+poll_set(const struct listen *l, int sfd, struct pollfd *p, unsigned *who)
+{
+	nfds_t n = 2;
+	unsigned i;
+
+	memset(p, 0, 2 * sizeof *p);
+	p[0].fd = l->fd;
+	p[0].events = POLLIN;
+	p[1].fd = sfd;
+	p[1].events = POLLIN;
+	for (i = 0; l->maxuse > 0 && i < l->maxconn; i++)
+		if (l->kids[i].ctl >= 0) {
+			p[n].fd = l->kids[i].ctl;
+			p[n].events = POLLIN;
+			p[n].revents = 0;
+			who[n++] = i;
+		}
+	return n;
+}
+
 /* Serve until SIGTERM, SIGINT or SIGHUP. */
 static void
-serve(struct listen *l, int sfd)
+serve(struct listen *l, int sfd, struct pollfd *p, unsigned *who)
 {
-	struct pollfd p[2];
+	struct listen_child *k;
+	nfds_t i, n;
+	int timeout = -1;
 
 	for (;;) {
-		p[0].fd = l->fd;
-		p[0].events = POLLIN;
-		p[1].fd = sfd;
-		p[1].events = POLLIN;
-		p[0].revents = p[1].revents = 0;
-		if (poll(p, 2, -1) < 0) {
+		if (l->maxuse > 0)
+			timeout = pool_tend(l);
+		n = poll_set(l, sfd, p, who);
+		if (poll(p, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			die(EX_OSERR, "poll: %m");
 		}
 		if ((p[1].revents & POLLIN) && read_signals(sfd))
 			return;
+		/* Workers first, so that one just done takes the next
+		 * connection; a slot's descriptor is checked again, as an
+		 * earlier event may have closed it. */
+		for (i = 2; i < n; i++) {
+			k = &l->kids[who[i]];
+			if (p[i].revents != 0 && k->ctl == p[i].fd)
+				pool_event(l, k);
+		}
 		conn_reap(l);
 		if (p[0].revents & POLLIN)
 			conn_accept(l);
 	}
+}
+
+/* The start-up line: where, for what, within which limits. */
+static void
+log_listening(const struct listen *l, const struct listen_opts *o)
+{
+	char ip[32] = "", pool[64] = "";
+
+	if (l->maxip > 0)
+		snprintf(ip, sizeof ip, ", %u per address", l->maxip);
+	if (l->maxuse > 0)
+		snprintf(pool, sizeof pool, "; pool of workers, %u "
+		    "connections each", l->maxuse);
+	log_info("listening on %s port %s for %s (at most %u connections%s)"
+	    "%s", o->addr, o->port, l->prog[0], l->maxconn, ip, pool);
 }
 
 int
@@ -300,6 +356,8 @@ main(int argc, char **argv)
 	struct listen l;
 	struct instance inst;
 	struct str err = STR_INIT, busy = STR_INIT;
+	struct pollfd *pfd;
+	unsigned *who;
 	int sfd, to_stderr = 1;
 
 	memset(&o, 0, sizeof o);
@@ -313,7 +371,10 @@ main(int argc, char **argv)
 		to_stderr = inst.log_stderr;
 		instance_close(&inst);
 	}
-	if ((l.kids = calloc(l.maxconn, sizeof *l.kids)) == NULL)
+	if ((l.kids = calloc(l.maxconn, sizeof *l.kids)) == NULL ||
+	    (pfd = calloc(l.maxconn + 2, sizeof *pfd)) == NULL ||
+	    (who = calloc(l.maxconn + 2, sizeof *who)) == NULL ||
+	    (l.maxuse > 0 && pool_init(&l) < 0))
 		die(EX_OSERR, "out of memory");
 	setup_user(&l, o.user);
 	sfd = setup_signals(&l);
@@ -322,20 +383,19 @@ main(int argc, char **argv)
 		pidfile_write(o.pidfile);
 	/* Start-up errors went to stderr; from now on the instance's log. */
 	log_open("listen", to_stderr);
-	if (l.maxip > 0)
-		log_info("listening on %s port %s for %s (at most %u "
-		    "connections, %u per address)", o.addr, o.port, l.prog[0],
-		    l.maxconn, l.maxip);
-	else
-		log_info("listening on %s port %s for %s (at most %u "
-		    "connections)", o.addr, o.port, l.prog[0], l.maxconn);
-	serve(&l, sfd);
+	log_listening(&l, &o);
+	serve(&l, sfd, pfd, who);
 	close(l.fd);
+	if (l.maxuse > 0)
+		pool_stop(&l);
 	if (o.pidfile != NULL)
 		pidfile_remove(o.pidfile);
 	log_info("stopped listening; %u connection(s) still running",
-	    l.nkids);
+	    l.nbusy);
 	free(l.kids);
+	free(l.pending);
+	free(pfd);
+	free(who);
 	str_free(&busy);
 	str_free(&err);
 	return 0;

@@ -2,9 +2,12 @@
 /*
  * queue-inject: the only way into the queue.  Reads an envelope and a
  * message on stdin in the pipe format of docs/QUEUE.md, writes both
- * durably into the queue, and only then answers "ok ID".  Installed
- * setuid/setgid zest-queue; it trusts nothing of its caller but the bytes
- * it is given, checked against fixed limits.  See queue-inject(8).
+ * durably into the queue, and only then answers "ok ID".  With -m it then
+ * reads the next message from the same input, so that a long-lived caller
+ * (smtpd) pays for one exec, not one per message; such a caller may end a
+ * message with "A" instead of "E" to drop it.  Installed setuid/setgid
+ * zest-queue; it trusts nothing of its caller but the bytes it is given,
+ * checked against fixed limits, message by message.  See queue-inject(8).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,32 +36,63 @@
 #define ANS_RCPTS "452 4.5.3 too many recipients"
 #define ANS_QUEUE "451 4.3.0 queue unavailable"
 #define ANS_INPUT "554 5.6.0 malformed input"
-#define ANS_USAGE "554 5.3.5 usage: queue-inject [-C DIR]"
+#define ANS_USAGE "554 5.3.5 usage: queue-inject [-m] [-C DIR]"
 
-/* One injection. */
+/* The answer to a message aborted by its caller (multi mode). */
+#define ANS_ABORTED "aborted"
+
+/* The injector: the process, and the message in hand. */
 struct inject {
 	struct instance inst;
 	struct qenv env;
 	struct io in;
 	struct str id;
+	struct str last_id;	/* the previous message's: never reused */
 	int qfd, tmpfd;		/* queue/ and queue/tmp/ */
 	int msgfd;		/* the message being written */
 	int have_msg, have_env;	/* tmp files to remove on failure */
 	int msg_renamed;
+	int multi;		/* -m: one message after another */
 	unsigned long long size;
 	uid_t caller;		/* getuid() at the start: the A line */
+	const char *ans;	/* why the message failed */
 };
 
-/* Answer on stdout (the caller reads one line) and exit. */
-static void __attribute__((noreturn))
-answer(int code, const char *text)
+/* What reading one message gave. */
+enum inject_got {
+	GOT_FAIL = -1,		/* q->ans says why; the process ends */
+	GOT_QUEUED,		/* committed: answer "ok ID" */
+	GOT_ABORTED,		/* the caller sent "A": answer "aborted" */
+	GOT_EOF			/* end of input between messages (-m) */
+};
+
+/* Write one answer line on stdout.  A caller that went away is noticed at
+ * the next read. */
+static void
+say(const char *text)
 {
 	struct str line = STR_INIT;
 
 	if (str_appendf(&line, "%s\n", text) == 0)
 		(void)fs_write_all(1, line.s, line.len);
 	str_free(&line);
+}
+
+/* Answer and exit: every failure ends the run (a message in hand has been
+ * cleaned up first). */
+static void __attribute__((noreturn))
+answer(int code, const char *text)
+{
+	say(text);
 	exit(code);
+}
+
+/* Record why the message failed; returns GOT_FAIL. */
+static enum inject_got
+failed(struct inject *q, const char *ans)
+{
+	q->ans = ans;
+	return GOT_FAIL;
 }
 
 /* Put the process in order before anything else: fds 0-2 open, no other
@@ -151,44 +185,60 @@ become_queue(struct inject *q)
 	return 0;
 }
 
-/* Read the envelope lines up to ".". */
-static void
+/* Read the envelope lines up to ".".  In multi mode, the end of input (or
+ * a caller silent for INJECT_READ_MS) before a message's first byte is the
+ * end of the run: GOT_EOF. */
+static enum inject_got
 read_envelope(struct inject *q)
 {
 	struct str line = STR_INIT, err = STR_INIT;
-	int r;
+	enum inject_got got = GOT_QUEUED;
+	int r, first;
 
+	qenv_free(&q->env);
 	qenv_init(&q->env, QENV_INPUT, q->inst.max_recipients);
-	for (;;) {
+	for (first = 1;; first = 0) {
 		r = io_getline(&q->in, &line, QENV_LINE_MAX);
+		if (q->multi && first && (r == 0 || (r < 0 &&
+		    errno == ETIMEDOUT))) {
+			got = GOT_EOF;
+			break;
+		}
 		if (r <= 0 || line.s[line.len - 1] != '\n') {
 			log_warn("envelope: %s", r < 0 ? strerror(errno) :
 			    "unexpected end of input");
-			answer(1, ANS_INPUT);
+			got = failed(q, ANS_INPUT);
+			break;
 		}
 		str_truncate(&line, line.len - 1);
 		if (line.len == 1 && line.s[0] == '.')
 			break;
 		if (qenv_line(&q->env, line.s, line.len, &err) < 0) {
 			log_warn("%s", err.s);
-			answer(1, errno == E2BIG ? ANS_RCPTS : ANS_INPUT);
+			got = failed(q, errno == E2BIG ? ANS_RCPTS : ANS_INPUT);
+			break;
 		}
 	}
-	if (qenv_finish(&q->env, &err) < 0) {
+	if (got == GOT_QUEUED && qenv_finish(&q->env, &err) < 0) {
 		log_warn("%s", err.s);
-		answer(1, ANS_INPUT);
+		got = failed(q, ANS_INPUT);
 	}
 	str_free(&line);
 	str_free(&err);
+	return got;
 }
 
-/* Remove what a failed injection left and answer. */
-static void __attribute__((noreturn))
-inject_fail(struct inject *q, const char *ans)
+/* Remove what a failed or aborted message left in tmp/ (and msg/). */
+static void
+inject_clean(struct inject *q)
 {
 	struct str name = STR_INIT;
 	int dfd;
 
+	if (q->msgfd >= 0) {
+		close(q->msgfd);
+		q->msgfd = -1;
+	}
 	if (q->have_msg) {
 		str_appendf(&name, "%s.msg", q->id.s);
 		unlinkat(q->tmpfd, name.s, 0);
@@ -203,8 +253,8 @@ inject_fail(struct inject *q, const char *ans)
 		unlinkat(dfd, q->id.s, 0);
 		close(dfd);
 	}
+	q->have_msg = q->have_env = q->msg_renamed = 0;
 	str_free(&name);
-	answer(1, ans);
 }
 
 /* The answer for a failed write or sync. */
@@ -229,7 +279,7 @@ tmp_open(struct inject *q, const char *suffix)
 }
 
 /* Copy one chunk of len bytes from the input into the message file. */
-static void
+static int
 copy_chunk(struct inject *q, unsigned long long len, struct str *buf)
 {
 	ssize_t n;
@@ -240,14 +290,15 @@ copy_chunk(struct inject *q, unsigned long long len, struct str *buf)
 		if (n <= 0) {
 			log_warn("message: %s", n < 0 ? strerror(errno) :
 			    "unexpected end of input");
-			inject_fail(q, ANS_INPUT);
+			return failed(q, ANS_INPUT);
 		}
 		if (fs_write_all(q->msgfd, buf->s, (size_t)n) < 0) {
 			log_err("writing the message: %s", strerror(errno));
-			inject_fail(q, io_answer(errno));
+			return failed(q, io_answer(errno));
 		}
 		len -= (unsigned long long)n;
 	}
+	return 0;
 }
 
 /* Parse "D<len>" (without LF); -1 when malformed. */
@@ -268,40 +319,52 @@ chunk_len(const struct str *line, unsigned long long *len_r)
 	return 0;
 }
 
-/* Read the chunks into tmp/<id>.msg up to "E". */
-static void
+/* Read the chunks into tmp/<id>.msg up to "E" (GOT_QUEUED: go on with
+ * the commit) or, in multi mode, "A" (GOT_ABORTED). */
+static enum inject_got
 read_message(struct inject *q)
 {
 	struct str line = STR_INIT, buf = STR_INIT;
+	enum inject_got got = GOT_FAIL;
 	unsigned long long len;
 	int r;
 
-	if (str_ready(&buf, 65536) < 0)
-		inject_fail(q, ANS_QUEUE);
+	if (str_ready(&buf, 65536) < 0) {
+		str_free(&buf);
+		return failed(q, ANS_QUEUE);
+	}
 	for (;;) {
 		r = io_getline(&q->in, &line, INJECT_CHUNK_LINE);
 		if (r <= 0 || line.s[line.len - 1] != '\n') {
 			log_warn("message: %s", r < 0 ? strerror(errno) :
 			    "unexpected end of input");
-			inject_fail(q, ANS_INPUT);
+			failed(q, ANS_INPUT);
+			break;
 		}
 		str_truncate(&line, line.len - 1);
-		if (line.len == 1 && line.s[0] == 'E')
+		if (line.len == 1 && (line.s[0] == 'E' || (q->multi &&
+		    line.s[0] == 'A'))) {
+			got = line.s[0] == 'E' ? GOT_QUEUED : GOT_ABORTED;
 			break;
+		}
 		if (chunk_len(&line, &len) < 0) {
 			log_warn("message: malformed chunk line");
-			inject_fail(q, ANS_INPUT);
+			failed(q, ANS_INPUT);
+			break;
 		}
 		if (len > q->inst.message_size_limit - q->size) {
 			log_warn("message larger than %llu bytes",
 			    q->inst.message_size_limit);
-			inject_fail(q, ANS_BIG);
+			failed(q, ANS_BIG);
+			break;
 		}
 		q->size += len;
-		copy_chunk(q, len, &buf);
+		if (copy_chunk(q, len, &buf) < 0)
+			break;
 	}
 	str_free(&line);
 	str_free(&buf);
+	return got;
 }
 
 /* fsync and close fd; -1 with errno. */
@@ -340,50 +403,64 @@ commit_one(struct inject *q, const char *suffix, const char *dir)
 }
 
 /* Write the envelope, then rename message and envelope into place. */
-static void
+static enum inject_got
 commit(struct inject *q)
 {
 	struct str text = STR_INIT;
-	int fd, r;
+	int fd, r, saved;
 
-	if (sync_close(q->msgfd) < 0) {
+	r = sync_close(q->msgfd);
+	q->msgfd = -1;
+	if (r < 0) {
 		log_err("fsync of the message: %s", strerror(errno));
-		inject_fail(q, io_answer(errno));
+		return failed(q, io_answer(errno));
 	}
 	q->env.id = strdup(q->id.s);
 	q->env.arrival = (long long)time(NULL);
 	q->env.uid = (long long)q->caller;
-	if (q->env.id == NULL || qenv_format(&q->env, &text) < 0)
-		inject_fail(q, ANS_QUEUE);
-	if ((fd = tmp_open(q, "env")) < 0)
-		inject_fail(q, io_answer(errno));
+	if (q->env.id == NULL || qenv_format(&q->env, &text) < 0) {
+		str_free(&text);
+		return failed(q, ANS_QUEUE);
+	}
+	if ((fd = tmp_open(q, "env")) < 0) {
+		str_free(&text);
+		return failed(q, io_answer(errno));
+	}
 	q->have_env = 1;
-	if (fs_write_all(fd, text.s, text.len) < 0 || sync_close(fd) < 0) {
-		log_err("writing the envelope: %s", strerror(errno));
-		inject_fail(q, io_answer(errno));
+	r = fs_write_all(fd, text.s, text.len) < 0 ? -1 : 0;
+	saved = errno;
+	if (sync_close(fd) < 0 && r == 0) {
+		r = -1;
+		saved = errno;
 	}
 	str_free(&text);
+	if (r < 0) {
+		log_err("writing the envelope: %s", strerror(saved));
+		return failed(q, io_answer(saved));
+	}
 	if ((r = commit_one(q, "msg", "msg")) != 0) {
 		if (r > 0) {
 			q->have_msg = 0;
 			q->msg_renamed = 1;
 		}
 		log_err("msg/%s: %s", q->id.s, strerror(errno));
-		inject_fail(q, io_answer(errno));
+		return failed(q, io_answer(errno));
 	}
 	q->have_msg = 0;
 	q->msg_renamed = 1;
 	if ((r = commit_one(q, "env", "env")) < 0) {
 		log_err("env/%s: %s", q->id.s, strerror(errno));
-		inject_fail(q, io_answer(errno));
+		return failed(q, io_answer(errno));
 	}
+	q->have_env = q->msg_renamed = 0;	/* queued: nothing to remove */
 	/* r > 0: the entry is there but its fsync failed; the message may
 	 * or may not survive a crash, so the caller must not rely on it.
 	 * queued may deliver it anyway: at least once, never lost. */
 	if (r > 0) {
 		log_err("fsync of env/: %s", strerror(errno));
-		answer(1, io_answer(errno));
+		return failed(q, io_answer(errno));
 	}
+	return GOT_QUEUED;
 }
 
 /* Wake queued: one byte into the FIFO; no reader is fine. */
@@ -411,6 +488,79 @@ log_accepted(const struct inject *q)
 	    "");
 }
 
+/* A new queue id.  Ids are time-based (seconds, microseconds, pid): one
+ * process taking several messages must not hand out the same one twice
+ * within a microsecond, or the second rename would replace the first
+ * message. */
+static int
+new_id(struct inject *q)
+{
+	do {
+		if (qenv_id_new(&q->id) < 0)
+			return -1;
+	} while (q->last_id.len > 0 && strcmp(q->id.s, q->last_id.s) == 0);
+	str_clear(&q->last_id);
+	return str_append(&q->last_id, q->id.s, q->id.len);
+}
+
+/* Take one message: envelope, chunks, commit. */
+static enum inject_got
+inject_one(struct inject *q)
+{
+	enum inject_got got;
+
+	q->size = 0;
+	log_set_session(NULL);
+	if ((got = read_envelope(q)) != GOT_QUEUED)
+		return got;
+	if (new_id(q) < 0)
+		return failed(q, ANS_QUEUE);
+	log_set_session(q->id.s);
+	if ((q->msgfd = tmp_open(q, "msg")) < 0) {
+		log_err("tmp/%s.msg: %s", q->id.s, strerror(errno));
+		return failed(q, io_answer(errno));
+	}
+	q->have_msg = 1;
+	if ((got = read_message(q)) != GOT_QUEUED)
+		return got;
+	if ((got = commit(q)) != GOT_QUEUED)
+		return got;
+	log_accepted(q);
+	trigger(q);
+	return GOT_QUEUED;
+}
+
+/* Release what q holds (the run is over). */
+static void
+inject_free(struct inject *q)
+{
+	qenv_free(&q->env);
+	str_free(&q->id);
+	str_free(&q->last_id);
+	if (q->tmpfd >= 0)
+		close(q->tmpfd);
+	if (q->qfd >= 0)
+		close(q->qfd);
+	instance_close(&q->inst);
+}
+
+/* Parse the command line into q and *dir_r; 0, or -1 on a usage error. */
+static int
+options(int argc, char **argv, struct inject *q, const char **dir_r)
+{
+	int c;
+
+	while ((c = getopt(argc, argv, "C:m")) != -1) {
+		if (c == 'C')
+			*dir_r = optarg;
+		else if (c == 'm')
+			q->multi = 1;
+		else
+			return -1;
+	}
+	return optind == argc ? 0 : -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -418,19 +568,14 @@ main(int argc, char **argv)
 	struct str err = STR_INIT;
 	char ok[QENV_ID_MAX + 8];
 	const char *dir = NULL;
-	int c;
+	enum inject_got got;
 
 	sanitize();
 	memset(&q, 0, sizeof q);
 	q.qfd = q.tmpfd = q.msgfd = -1;
 	q.caller = getuid();
 	log_open("queue-inject", 0);
-	while ((c = getopt(argc, argv, "C:")) != -1) {
-		if (c != 'C')
-			answer(1, ANS_USAGE);
-		dir = optarg;
-	}
-	if (optind != argc)
+	if (options(argc, argv, &q, &dir) < 0)
 		answer(1, ANS_USAGE);
 	if (read_config(dir, &q.inst, &err) < 0) {
 		log_err("configuration: %s", str_cstr(&err));
@@ -442,20 +587,30 @@ main(int argc, char **argv)
 		answer(1, ANS_QUEUE);
 	io_init(&q.in, 0, -1);
 	io_set_timeouts(&q.in, INJECT_READ_MS, 0);
-	read_envelope(&q);
-	if (qenv_id_new(&q.id) < 0)
-		answer(1, ANS_QUEUE);
-	log_set_session(q.id.s);
-	if ((q.msgfd = tmp_open(&q, "msg")) < 0) {
-		log_err("tmp/%s.msg: %s", q.id.s, strerror(errno));
-		answer(1, io_answer(errno));
-	}
-	q.have_msg = 1;
-	read_message(&q);
-	commit(&q);
-	log_accepted(&q);
-	trigger(&q);
-	/* "ok " and an id of at most QENV_ID_MAX bytes fit */
-	snprintf(ok, sizeof ok, "ok %s", q.id.s);
-	answer(0, ok);
+	qenv_init(&q.env, QENV_INPUT, q.inst.max_recipients);
+	/* One message, or (-m) one after another.  A failure ends the run,
+	 * since the input may be out of step: the caller knows from an
+	 * answer other than "ok" or "aborted" that no more are taken. */
+	do {
+		switch ((got = inject_one(&q))) {
+		case GOT_FAIL:
+			inject_clean(&q);
+			answer(1, q.ans);
+		case GOT_ABORTED:
+			log_info("aborted by the caller");
+			inject_clean(&q);
+			say(ANS_ABORTED);
+			break;
+		case GOT_QUEUED:
+			/* "ok " and an id of at most QENV_ID_MAX bytes fit */
+			snprintf(ok, sizeof ok, "ok %s", q.id.s);
+			say(ok);
+			break;
+		case GOT_EOF:
+			break;
+		}
+	} while (q.multi && got != GOT_EOF);
+	inject_free(&q);
+	str_free(&err);
+	return 0;
 }

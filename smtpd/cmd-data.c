@@ -33,29 +33,6 @@ smtpd_data_out(struct smtpd *s, const void *p, size_t n)
 	return smtpd_inject_write(s, p, n);
 }
 
-/*
- * The unread bytes of the client's io, read from the transport when there
- * are none.  struct io documents rbuf[rpos..rlen) as its unread bytes;
- * working on them in place lets the end of the data stop exactly where the
- * next command begins.  Returns their number, 0 at EOF, -1 with errno.
- */
-static ssize_t
-data_peek(struct io *io, const unsigned char **p_r)
-{
-	unsigned char c;
-	ssize_t r;
-
-	if (io_pending(io) == 0) {
-		/* Refills the buffer and takes its first byte ... */
-		if ((r = io_read(io, &c, 1)) <= 0)
-			return r;
-		/* ... which goes back: rpos was 0 before the read. */
-		io->rpos--;
-	}
-	*p_r = io->rbuf + io->rpos;
-	return (ssize_t)io_pending(io);
-}
-
 /* The reply to a message that arrived whole: refused or queued. */
 static int
 data_end(struct smtpd *s, enum smtpdata_err err)
@@ -112,13 +89,15 @@ data_read(struct smtpd *s, struct smtpdata *d)
 	ssize_t n;
 
 	while (!smtpdata_done(d)) {
-		if ((n = data_peek(s->io, &p)) <= 0) {
+		/* in place: the end of the data stops exactly where the
+		 * next command begins, which stays in the io */
+		if ((n = io_peek(s->io, &p)) <= 0) {
 			if (n == 0)
 				errno = 0;
 			return -1;
 		}
 		used = smtpdata_feed(d, p, (size_t)n, s->dbuf, &outlen);
-		s->io->rpos += used;
+		io_consume(s->io, used);
 		if (outlen > 0)
 			smtpd_data_out(s, s->dbuf, outlen);
 		if (smtpdata_error(d) != SMTPDATA_OK && s->tx.inj != NULL)

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * smtpd: one queue-inject per message (docs/QUEUE.md).  It is started when
- * the data begins (DATA, or the first BDAT), once the envelope is complete,
- * and gets the envelope, then the Received header and the message as they
- * arrive in D chunks, then E; its one-line answer becomes the reply to the
- * client.  Nothing of the message stays in smtpd's memory.
+ * smtpd: one `queue-inject -m` per smtpd process (docs/QUEUE.md), started
+ * at the first message and kept for every later one, across sessions: the
+ * exec and dynamic linking are paid once, not per message.  When the data
+ * begins (DATA, or the first BDAT), once the envelope is complete, it gets
+ * the envelope, then the Received header and the message as they arrive in
+ * D chunks, then E; its one-line answer becomes the reply to the client.
+ * A transaction that ends without a message (RSET, lost connection, size
+ * or text errors) sends A instead, and the child drops the message.  A
+ * child that answered anything but "ok" or "aborted", stopped reading, or
+ * died is reaped and the next message starts a new one.  Nothing of the
+ * message stays in smtpd's memory.
  */
 #include "smtpd.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -20,12 +27,21 @@
 
 struct smtpd_inject {
 	pid_t pid;
+	pid_t owner;		/* the smtpd that started it */
 	int wfd;		/* its stdin */
 	int rfd;		/* its stdout */
 	int broken;		/* it stopped taking input */
 	struct io out;
 	struct io in;
 };
+
+/*
+ * The one queue-inject -m of this process.  It outlives transactions and
+ * sessions (a pool worker serves many), so it cannot live in struct smtpd
+ * or its transaction, which only borrows it (tx.inj) for one message;
+ * smtpd_inject_shutdown() ends it, at exit at the latest.
+ */
+static struct smtpd_inject *inject_child;
 
 /* Wait for the child pid; returns its status (-1 when lost). */
 static int
@@ -39,16 +55,48 @@ inject_wait(pid_t pid)
 	return status;
 }
 
-/* Start queue-inject with pipes on its stdin and stdout.  posix_spawn
- * (vfork underneath) rather than fork: smtpd's page tables are not copied
- * for every message. */
+/* End the child: EOF on its stdin (between messages it exits 0; in the
+ * middle of one it queues nothing), then reap it.  Returns its status. */
+static int
+inject_close(struct smtpd_inject *inj)
+{
+	int status = -1;
+
+	if (inj->wfd >= 0)
+		close(inj->wfd);
+	if (inj->rfd >= 0)
+		close(inj->rfd);
+	/* a copy inherited through fork is not ours to wait for */
+	if (inj->owner == getpid())
+		status = inject_wait(inj->pid);
+	if (inject_child == inj)
+		inject_child = NULL;
+	free(inj);
+	return status;
+}
+
+/* Whether a child that is between messages can take one more: it has not
+ * said anything (it speaks only after a message) nor closed its stdout. */
+static int
+inject_alive(const struct smtpd_inject *inj)
+{
+	struct pollfd pfd = { .fd = inj->rfd, .events = POLLIN };
+
+	if (inj->owner != getpid() || io_pending(&inj->in) > 0)
+		return 0;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Start queue-inject -m with pipes on its stdin and stdout.  posix_spawn
+ * (vfork underneath) rather than fork: smtpd's page tables are not
+ * copied. */
 static int
 inject_spawn(struct smtpd *s, struct smtpd_inject *inj)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t def;
-	char *path, *argv[4];
+	char *path, *argv[5];
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	int e, r = -1, i, have_fa = 0, have_attr = 0;
 
@@ -57,9 +105,10 @@ inject_spawn(struct smtpd *s, struct smtpd_inject *inj)
 		return -1;
 	}
 	argv[0] = path;
-	argv[1] = s->inst->dir ? "-C" : NULL;
-	argv[2] = (char *)s->inst->dir;
-	argv[3] = NULL;
+	argv[1] = "-m";
+	argv[2] = s->inst->dir ? "-C" : NULL;
+	argv[3] = (char *)s->inst->dir;
+	argv[4] = NULL;
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
 		goto out;
 	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
@@ -116,26 +165,73 @@ inject_put(struct smtpd_inject *inj, const void *p, size_t n)
 	}
 }
 
-int
-smtpd_inject_start(struct smtpd *s)
+/* The child for the next message: the running one when it can take it,
+ * else a new one.  *fresh_r tells which.  NULL when none can be had. */
+static struct smtpd_inject *
+inject_get(struct smtpd *s, int *fresh_r)
 {
-	struct smtpd_inject *inj;
-	struct str head = STR_INIT;
-	size_t hlen;
-	int ms = (int)s->lim.timeout * 1000;
+	static int at_exit;
+	struct smtpd_inject *inj = inject_child;
 
+	*fresh_r = 0;
+	if (inj != NULL) {
+		if (inject_alive(inj))
+			return inj;
+		log_info("queue-inject %ld has ended; starting another",
+		    (long)inj->pid);
+		inject_close(inj);
+	}
 	if ((inj = calloc(1, sizeof *inj)) == NULL)
-		return -1;
+		return NULL;
 	inj->wfd = inj->rfd = -1;
 	if (inject_spawn(s, inj) < 0) {
 		free(inj);
-		return -1;
+		return NULL;
 	}
+	inj->owner = getpid();
 	io_init(&inj->out, -1, inj->wfd);
 	io_init(&inj->in, inj->rfd, -1);
-	io_set_timeouts(&inj->out, ms, ms);
-	io_set_timeouts(&inj->in, ms, ms);
-	s->tx.inj = inj;
+	inject_child = inj;
+	/* main.c ends it too; this covers every other way out */
+	if (!at_exit && atexit(smtpd_inject_shutdown) == 0)
+		at_exit = 1;
+	*fresh_r = 1;
+	return inj;
+}
+
+/* Borrow a child for the transaction and give it the envelope.  A child
+ * that was running may have died just now (killed, or timed out while
+ * idle): the envelope is flushed at once so that its EPIPE shows, and a
+ * new child gets the message instead. */
+static int
+inject_begin(struct smtpd *s, const char *env, size_t len)
+{
+	struct smtpd_inject *inj;
+	int ms = (int)s->lim.timeout * 1000, fresh, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if ((inj = inject_get(s, &fresh)) == NULL)
+			return -1;
+		io_set_timeouts(&inj->out, ms, ms);
+		io_set_timeouts(&inj->in, ms, ms);
+		inj->broken = 0;
+		if (io_write(&inj->out, env, len) == 0 &&
+		    (fresh || io_flush(&inj->out) == 0)) {
+			s->tx.inj = inj;
+			return 0;
+		}
+		log_warn("writing to queue-inject: %s", strerror(errno));
+		inject_close(inj);
+	}
+	return -1;
+}
+
+int
+smtpd_inject_start(struct smtpd *s)
+{
+	struct str head = STR_INIT;
+	size_t hlen;
+
 	/* The envelope, ended by ".", then the Received header as the first
 	 * chunk of the message (it counts towards the size limit, as it
 	 * does in queue-inject). */
@@ -144,7 +240,10 @@ smtpd_inject_start(struct smtpd *s)
 	hlen = head.len;
 	if (smtpd_received(s, &head) < 0)
 		goto fail;
-	inject_put(inj, head.s, hlen);
+	if (inject_begin(s, head.s, hlen) < 0) {
+		str_free(&head);
+		return -1;
+	}
 	smtpd_inject_write(s, head.s + hlen, head.len - hlen);
 	s->tx.size = head.len - hlen;
 	str_free(&head);
@@ -152,7 +251,6 @@ smtpd_inject_start(struct smtpd *s)
 fail:
 	log_err("envelope: %s", strerror(errno));
 	str_free(&head);
-	smtpd_inject_abort(s);
 	return -1;
 }
 
@@ -171,21 +269,50 @@ smtpd_inject_write(struct smtpd *s, const void *p, size_t n)
 	return inj->broken ? -1 : 0;
 }
 
+/* Send the message's last record ("E" or "A") and read the answer into
+ * line (empty when there is none). */
+static void
+inject_end(struct smtpd_inject *inj, const char *rec, struct str *line)
+{
+	inject_put(inj, rec, 2);
+	if (!inj->broken && io_flush(&inj->out) < 0) {
+		log_warn("writing to queue-inject: %s", strerror(errno));
+		inj->broken = 1;
+	}
+	if (io_getline(&inj->in, line, SMTP_REPLY_LINE_MAX) < 0)
+		str_clear(line);
+}
+
 void
 smtpd_inject_abort(struct smtpd *s)
 {
 	struct smtpd_inject *inj = s->tx.inj;
+	struct str line = STR_INIT;
 
 	if (inj == NULL)
 		return;
-	/* EOF before E: queue-inject queues nothing. */
-	if (inj->wfd >= 0)
-		close(inj->wfd);
-	if (inj->rfd >= 0)
-		close(inj->rfd);
-	inject_wait(inj->pid);
-	free(inj);
 	s->tx.inj = NULL;
+	/* "A": the child drops the message and waits for the next.  One
+	 * that stopped reading, or answers anything else, is ended (EOF
+	 * before E: it queues nothing). */
+	if (!inj->broken) {
+		inject_end(inj, "A\n", &line);
+		if (line.len == 8 && memcmp(line.s, "aborted\n", 8) == 0) {
+			str_free(&line);
+			return;
+		}
+		log_warn("queue-inject did not take the abort: '%.*s'",
+		    (int)(line.len > 0 ? line.len - 1 : 0), line.s);
+	}
+	str_free(&line);
+	inject_close(inj);
+}
+
+void
+smtpd_inject_shutdown(void)
+{
+	if (inject_child != NULL)
+		inject_close(inject_child);
 }
 
 /* Whether id looks like a queue id: 1..64 of letters, digits, '.', '-'. */
@@ -205,6 +332,18 @@ inject_id_ok(const char *id, size_t len)
 	return 1;
 }
 
+/* Whether line is "ok ID" (LF optional) with a plausible ID. */
+static int
+inject_ok(const struct str *line)
+{
+	size_t len = line->len;
+
+	if (len > 0 && line->s[len - 1] == '\n')
+		len--;
+	return len > 3 && memcmp(line->s, "ok ", 3) == 0 &&
+	    inject_id_ok(line->s + 3, len - 3);
+}
+
 /* Turn queue-inject's answer line into the reply. */
 static int
 inject_answer(struct smtpd *s, const struct str *line, int status)
@@ -215,8 +354,7 @@ inject_answer(struct smtpd *s, const struct str *line, int status)
 
 	if (len > 0 && line->s[len - 1] == '\n')
 		len--;
-	if (len > 3 && memcmp(line->s, "ok ", 3) == 0 &&
-	    inject_id_ok(line->s + 3, len - 3)) {
+	if (inject_ok(line)) {
 		s->nmsg++;
 		log_info("queued as %.*s: size=%llu nrcpt=%u", (int)(len - 3),
 		    line->s + 3, s->tx.size, s->tx.nrcpt);
@@ -242,27 +380,19 @@ smtpd_inject_finish(struct smtpd *s)
 {
 	struct smtpd_inject *inj = s->tx.inj;
 	struct str line = STR_INIT;
-	int r, status;
+	int r, status = 0;
 
 	if (inj == NULL) {
 		smtpd_tx_reset(s);
 		return smtpd_reply(s, 451, "4.3.0", "Queue unavailable, try "
 		    "again later");
 	}
-	inject_put(inj, "E\n", 2);
-	if (!inj->broken && io_flush(&inj->out) < 0) {
-		log_warn("writing to queue-inject: %s", strerror(errno));
-		inj->broken = 1;
-	}
-	close(inj->wfd);
-	inj->wfd = -1;
-	if (io_getline(&inj->in, &line, SMTP_REPLY_LINE_MAX) < 0)
-		str_clear(&line);
-	close(inj->rfd);
-	inj->rfd = -1;
-	status = inject_wait(inj->pid);
-	free(inj);
 	s->tx.inj = NULL;
+	inject_end(inj, "E\n", &line);
+	/* Only "ok ID" leaves it running: after any other answer it has
+	 * exited, or is no queue-inject to trust with the next message. */
+	if (!inject_ok(&line))
+		status = inject_close(inj);
 	r = inject_answer(s, &line, status);
 	str_free(&line);
 	smtpd_tx_reset(s);

@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "login.h"
 
 static const char *const relay_table_names[SMTPD_T_COUNT] = {
 	"mailboxes", "aliases", "domains", "relay-clients"
@@ -115,6 +119,27 @@ relay_net_match(const char *key, const char *value, void *arg)
 	return 1;
 }
 
+/* POP-before-SMTP (lib/login): a POP3 or IMAP login from this address
+ * left run_dir/pbs/ADDRESS whose mtime is when the permission ends.  Off
+ * (whatever files remain) unless pop_before_smtp_minutes is set. */
+static int
+relay_pbs(const struct smtpd *s)
+{
+	struct str path = STR_INIT;
+	struct stat st;
+	int r = 0;
+
+	if (conf_num(s->inst->conf, "pop_before_smtp_minutes") == 0 ||
+	    strchr(s->ip, '/') != NULL)
+		return 0;
+	if (str_appendf(&path, "%s/%s/%s", s->inst->run_dir, LOGIN_PBS_DIR,
+	    s->ip) == 0 && stat(path.s, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_mtime > time(NULL))
+		r = 1;
+	str_free(&path);
+	return r;
+}
+
 /* Whether the client may relay.  Returns 1, 0 or -1. */
 static int
 relay_client(struct smtpd *s)
@@ -126,6 +151,8 @@ relay_client(struct smtpd *s)
 		return 1;
 	if (s->ip[0] == '\0')
 		return 0;
+	if (relay_pbs(s))
+		return 1;
 	if ((r = relay_lookup(s, SMTPD_T_RELAY, s->ip)) != 0 ||
 	    s->tables[SMTPD_T_RELAY] == NULL)
 		return r;

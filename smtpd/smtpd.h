@@ -3,10 +3,11 @@
 #define ZEST_SMTPD_H
 
 /*
- * smtpd: the inbound SMTP server (RFC 5321), one process per connection
- * on fd 0/1.  main.c sets up the process (configuration, peer, TLS,
- * privileges) and runs a session; session.c reads commands and dispatches
- * them through a table to the handlers of cmd-*.c; inject.c runs
+ * smtpd: the inbound SMTP server (RFC 5321), one connection on fd 0/1,
+ * or as a worker of listen -P one connection after another, each in a
+ * fresh struct smtpd.  main.c sets up the process once (configuration,
+ * TLS, privileges) and runs the sessions; session.c reads commands and
+ * dispatches them through a table to the handlers of cmd-*.c; inject.c runs
  * queue-inject for each message; relay.c decides which recipients are
  * accepted; received.c writes the Received header; tls.c does STARTTLS.
  *
@@ -68,7 +69,8 @@ struct smtpd_tx {
 	struct smtpdata text;		/* BDAT text checks */
 	unsigned long long size;	/* bytes given to queue-inject */
 	int too_big;			/* size passed the limit */
-	struct smtpd_inject *inj;	/* the running queue-inject */
+	struct smtpd_inject *inj;	/* the queue-inject taking this
+					   message, NULL: none */
 };
 
 struct smtpd {
@@ -179,9 +181,9 @@ int smtpd_envelope(const struct smtpd *s, struct str *out);
  * (printable ASCII, no parentheses or backslash), into out. */
 int smtpd_helo_safe(const struct smtpd *s, struct str *out);
 
-/* inject.c: start queue-inject for the current transaction and give it
- * the envelope and the Received header.  Returns 0, or -1 with a reason
- * logged. */
+/* inject.c: give the current transaction's envelope and Received header
+ * to the process's queue-inject -m, starting one when none runs (or the
+ * last one ended).  Returns 0, or -1 with a reason logged. */
 int smtpd_inject_start(struct smtpd *s);
 
 /* inject.c: pass n message bytes to queue-inject.  A queue-inject that
@@ -194,9 +196,16 @@ int smtpd_inject_write(struct smtpd *s, const void *p, size_t n);
  * Returns 0, or -1 when the reply could not be written. */
 int smtpd_inject_finish(struct smtpd *s);
 
-/* inject.c: stop queue-inject without queueing (nothing happens when none
- * is running). */
+/* inject.c: drop the transaction's message without queueing (the A
+ * record; a queue-inject that does not take it is ended).  Nothing happens
+ * when no message is in progress. */
 void smtpd_inject_abort(struct smtpd *s);
+
+/* inject.c: at the end of the process (after the last session of a
+ * worker, or of the one connection): let go of any queue-inject kept
+ * running across messages and sessions (EOF between messages, then reap
+ * it).  Also registered with atexit(); safe to call more than once. */
+void smtpd_inject_shutdown(void);
 
 /* cmd-data.c: pass message bytes on, counting them against the size
  * limit.  Returns 0, or -1 when queue-inject failed. */

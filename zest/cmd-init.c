@@ -42,6 +42,8 @@ static const struct init_dir init_dirs[] = {
 	{ "mail", 0700, ZEST_USER_VMAIL },
 	{ "queue", 0700, ZEST_USER_QUEUE },
 	{ "run", 0755, NULL },
+	/* the pre-login processes' chroot (lib/login): empty, root's */
+	{ "run/empty", 0555, NULL },
 	{ "log", 0750, NULL },
 	{ "tls", 0755, NULL },
 	{ NULL, 0, NULL }

@@ -61,12 +61,20 @@ struct service {
 	unsigned port;		/* standard port, 0: not a listener */
 	const char *user;
 	const char *busy;
+	const char *flag;	/* an option for the program, e.g. -T */
 };
 
 static const struct service services[] = {
-	{ "smtp", "smtpd", 25, NULL, "421 4.3.2" },
-	{ "queue", "spawner", 0, NULL, NULL },
-	{ NULL, NULL, 0, NULL, NULL }
+	{ "smtp", "smtpd", 25, NULL, "421 4.3.2", NULL },
+	/* pop3d drops itself (lib/login); pop3s speaks TLS from the first
+	 * byte, so a plain-text busy line would only garble the handshake */
+	{ "pop3", "pop3d", 110, NULL, "-ERR [SYS/TEMP]", NULL },
+	{ "pop3s", "pop3d", 995, NULL, NULL, "-T" },
+	/* imapd too (lib/login) */
+	{ "imap", "imapd", 143, NULL, "* BYE [UNAVAILABLE]", NULL },
+	{ "imaps", "imapd", 993, NULL, NULL, "-T" },
+	{ "queue", "spawner", 0, NULL, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL }
 };
 
 #define SVC_LISTEN "listen"
@@ -303,6 +311,13 @@ svc_command(const struct instance *inst, const struct svc *s,
 	svc_argf(a, "%llu", conf_num(inst->conf, "smtpd_max_connections"));
 	svc_arg(a, "-i");
 	svc_argf(a, "%llu", conf_num(inst->conf, "smtpd_max_per_ip"));
+	/* smtpd serves many connections per process (listen's pool) unless
+	 * smtpd_max_use is 1 */
+	if (strcmp(d->program, "smtpd") == 0 &&
+	    conf_num(inst->conf, "smtpd_max_use") > 1) {
+		svc_arg(a, "-P");
+		svc_argf(a, "%llu", conf_num(inst->conf, "smtpd_max_use"));
+	}
 	if (d->busy != NULL) {
 		svc_arg(a, "-b");
 		svc_argf(a, "%s %s too many connections, try again later",
@@ -318,6 +333,8 @@ svc_command(const struct instance *inst, const struct svc *s,
 	svc_argf(a, "%u", instance_port(inst, d->port));
 	svc_arg(a, s->prog.s);
 	svc_arg_instance(a, inst);
+	if (d->flag != NULL)
+		svc_arg(a, d->flag);
 }
 
 /* Whether the service's programs are missing from libexec_dir; prints
@@ -648,6 +665,24 @@ svc_launch_all(const struct instance *inst, struct svc *v, int n)
 	return launched;
 }
 
+/* run_dir/empty, the chroot of pop3d's and imapd's pre-login processes
+ * (lib/login), for instances made before zest init created it: empty,
+ * mode 0555, owned by whoever runs the instance. */
+static int
+svc_empty_dir(const struct instance *inst)
+{
+	struct str p = STR_INIT;
+	int r;
+
+	if (str_appendf(&p, "%s/empty", inst->run_dir) < 0)
+		return -1;
+	r = mkdir(p.s, 0555);
+	if (r < 0 && errno == EEXIST)
+		r = 0;
+	str_free(&p);
+	return r;
+}
+
 int
 cmd_start(struct instance *inst, int argc, char **argv)
 {
@@ -658,7 +693,7 @@ cmd_start(struct instance *inst, int argc, char **argv)
 		return zest_usage("start");
 	if (service_check(inst) < 0)
 		return ZEST_FAIL;
-	if (fs_mkdir_p(inst->run_dir, 0755) < 0) {
+	if (fs_mkdir_p(inst->run_dir, 0755) < 0 || svc_empty_dir(inst) < 0) {
 		zest_err("%s: %s", inst->run_dir, strerror(errno));
 		return ZEST_FAIL;
 	}

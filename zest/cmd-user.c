@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "login.h"
 #include "table.h"
 #include "users.h"
 #include "zest.h"
@@ -38,25 +39,81 @@ user_name_ok(const char *name)
 	return 0;
 }
 
-/* Read and hash the password argument; prints the error. */
+/* Read and hash the password argument; prints the error.  The password
+ * itself stays in pw_r for the APOP secrets table (caller wipes it). */
 static int
-user_hash(const char *arg, struct str *hash_r)
+user_hash(const char *arg, struct str *hash_r, struct str *pw_r)
 {
-	struct str pw = STR_INIT;
+	if (zest_password(arg, pw_r) < 0)
+		return -1;
+	if (pw_r->len == 0)
+		zest_err("empty password");
+	else if (memchr(pw_r->s, '\0', pw_r->len) != NULL)
+		zest_err("the password holds a NUL byte");
+	else if (users_hash_password(pw_r->s, hash_r) < 0)
+		zest_err("hashing the password: %s", strerror(errno));
+	else
+		return 0;
+	return -1;
+}
+
+static void
+user_wipe(struct str *pw)
+{
+	if (pw->s != NULL)
+		explicit_bzero(pw->s, pw->len);
+	str_free(pw);
+}
+
+static int
+secret_edit(const char *key, const char *old, struct str *value_r,
+    void *arg, struct str *err)
+{
+	const char *pw = arg;
+
+	if (pw == NULL)
+		return 0;	/* remove */
+	if (login_secret_encode(pw, value_r) < 0) {
+		str_appendf(err, "out of memory");
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * APOP needs the password itself (RFC 1939 7), which the users table's
+ * hash cannot give: with pop3_apop on, tables/secrets (mode 0600, root's
+ * when run as root; NAME HEX-OF-PASSWORD) keeps it for the login checker
+ * alone.  pw NULL removes the entry (userdel, or APOP switched off).
+ * Prints the error.
+ */
+static int
+user_secret(const struct instance *inst, const char *name, const char *pw)
+{
+	struct str path = STR_INIT, err = STR_INIT;
+	struct stat st;
 	int r = -1;
 
-	if (zest_password(arg, &pw) < 0)
+	if (str_appendf(&path, "%s/%s", inst->tables_dir,
+	    LOGIN_SECRETS_TABLE) < 0) {
+		zest_err("out of memory");
 		goto out;
-	if (pw.len == 0)
-		zest_err("empty password");
-	else if (users_hash_password(pw.s, hash_r) < 0)
-		zest_err("hashing the password: %s", strerror(errno));
+	}
+	if (!conf_bool(inst->conf, "pop3_apop"))
+		pw = NULL;
+	if (pw == NULL && stat(path.s, &st) < 0) {
+		r = 0;		/* nothing stored, nothing to remove */
+		goto out;
+	}
+	if (table_edit(path.s, name, secret_edit, (void *)pw, &err) < 0)
+		zest_err("%s", str_cstr(&err));
 	else
 		r = 0;
 out:
-	if (pw.s != NULL)
-		explicit_bzero(pw.s, pw.len);
-	str_free(&pw);
+	if (err.s != NULL)
+		explicit_bzero(err.s, err.len);
+	str_free(&path);
+	str_free(&err);
 	return r;
 }
 
@@ -260,12 +317,12 @@ int
 cmd_useradd(struct instance *inst, int argc, char **argv)
 {
 	struct user_edit ue = { inst, NULL, 0, 0, STR_INIT };
-	struct str hash = STR_INIT;
+	struct str hash = STR_INIT, pw = STR_INIT;
 	int r = ZEST_FAIL, existed;
 
 	if (argc != 3)
 		return zest_usage("useradd NAME PASSWORD|-");
-	if (!user_name_ok(argv[1]) || user_hash(argv[2], &hash) < 0 ||
+	if (!user_name_ok(argv[1]) || user_hash(argv[2], &hash, &pw) < 0 ||
 	    user_owner(inst, &ue.uid, &ue.gid) < 0)
 		goto out;
 	ue.hash = hash.s;
@@ -281,13 +338,14 @@ cmd_useradd(struct instance *inst, int argc, char **argv)
 		str_free(&del.maildir);
 		goto out;
 	}
-	if (user_mailboxes(inst) < 0)
+	if (user_mailboxes(inst) < 0 || user_secret(inst, argv[1], pw.s) < 0)
 		goto out;
 	printf("zest: added user %s@%s, Maildir %s%s\n", argv[1],
 	    inst->domain, ue.maildir.s, existed ? " (already there, kept)" :
 	    "");
 	r = ZEST_OK;
 out:
+	user_wipe(&pw);
 	str_free(&hash);
 	str_free(&ue.maildir);
 	return r;
@@ -305,7 +363,7 @@ cmd_userdel(struct instance *inst, int argc, char **argv)
 		str_free(&ue.maildir);
 		return ZEST_FAIL;
 	}
-	if (user_mailboxes(inst) < 0) {
+	if (user_mailboxes(inst) < 0 || user_secret(inst, argv[1], NULL) < 0) {
 		str_free(&ue.maildir);
 		return ZEST_FAIL;
 	}
@@ -319,18 +377,20 @@ int
 cmd_passwd(struct instance *inst, int argc, char **argv)
 {
 	struct user_edit ue = { inst, NULL, 0, 0, STR_INIT };
-	struct str hash = STR_INIT;
+	struct str hash = STR_INIT, pw = STR_INIT;
 	int r = ZEST_FAIL;
 
 	if (argc != 3)
 		return zest_usage("passwd NAME PASSWORD|-");
-	if (user_name_ok(argv[1]) && user_hash(argv[2], &hash) == 0) {
+	if (user_name_ok(argv[1]) && user_hash(argv[2], &hash, &pw) == 0) {
 		ue.hash = hash.s;
-		if (user_edit(inst, argv[1], passwd_edit, &ue) == 0) {
+		if (user_edit(inst, argv[1], passwd_edit, &ue) == 0 &&
+		    user_secret(inst, argv[1], pw.s) == 0) {
 			printf("zest: changed the password of %s\n", argv[1]);
 			r = ZEST_OK;
 		}
 	}
+	user_wipe(&pw);
 	str_free(&hash);
 	return r;
 }

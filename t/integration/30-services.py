@@ -301,6 +301,8 @@ def test_fake_services(tmp):
                'sleep 1000 &\nwait\n')
         script(os.path.join(lx, "queue-inject"), "echo fake\n")
         inst.set_conf("libexec_dir", lx)
+        # the stand-in smtpd serves fd 0/1 only: no worker pool for it
+        inst.set_conf("smtpd_max_use", "1")
         smtp_port = BASE + 25
 
         st = status(inst)

@@ -16,8 +16,16 @@ try:
     os.mkdir(fake)
     rec = os.path.join(inst.base, "injected")
     with open(os.path.join(fake, "queue-inject"), "w") as f:
-        f.write("#!/bin/sh\ncat > %s\n[ -f %s.fail ] && { echo '452 4.3.1 disk full'; exit 1; }\n"
-                "echo 'ok TEST1'\n" % (rec, rec))
+        # sendmail gives one message and EOF; smtpd -L (-bs) runs it with
+        # -m and waits for the answer after E (docs/QUEUE.md): one message
+        # is read up to its E (D chunks with head -c, which reads exactly
+        # that many bytes) and the run ends.
+        f.write("#!/bin/sh\nif [ \"$1\" = -m ]; then : > %s\n"
+                "  while IFS= read -r l; do printf '%%s\\n' \"$l\" >> %s\n"
+                "    case $l in D*) head -c \"${l#D}\" >> %s;; E) break;; esac\n"
+                "  done\nelse cat > %s; fi\n"
+                "[ -f %s.fail ] && { echo '452 4.3.1 disk full'; exit 1; }\n"
+                "echo 'ok TEST1'\n" % (rec, rec, rec, rec, rec))
     os.chmod(os.path.join(fake, "queue-inject"), 0o755)
     inst.set_conf("libexec_dir", fake)
     SM = os.path.join(BIN, "sendmail")

@@ -23,45 +23,56 @@ SMTPD = os.path.join(BIN, "smtpd")
 if not os.access(SMTPD, os.X_OK):
     skip("no smtpd in %s" % BIN)
 
-# The stand-in for queue-inject: reads the envelope through ".", then D
-# chunks and E, failing closed on anything else; answers "ok ID".
+# The stand-in for queue-inject -m (docs/QUEUE.md): reads the envelope
+# through ".", then D chunks and E (or A: dropped, "aborted"), failing
+# closed on anything else; answers "ok ID" and reads the next message.
 FAKE = r'''#!/usr/bin/env python3
 import os, sys, time
 q = os.environ["FAKE_QUEUE"]
 inp, out = sys.stdin.buffer, sys.stdout
 def no(msg):
     out.write("554 5.6.0 " + msg + "\n"); out.flush(); sys.exit(1)
-env = []
 while True:
-    line = inp.readline(100000)
-    if not line.endswith(b"\n"):
-        no("envelope cut")
-    if line == b".\n":
-        break
-    if line[:1] not in b"VFXNBUCR" or b"\r" in line or b"\0" in line:
-        no("bad envelope line %r" % line)
-    env.append(line)
-if not env or env[0] != b"V1\n":
-    no("no V1")
-tmp = os.path.join(q, "tmp.%d" % os.getpid())
-with open(tmp, "wb") as f:
+    env = []
     while True:
-        line = inp.readline(32)
-        if line == b"E\n":
+        line = inp.readline(100000)
+        if not line and not env:
+            sys.exit(0)  # EOF between messages
+        if not line.endswith(b"\n"):
+            no("envelope cut")
+        if line == b".\n":
             break
-        if not (line.startswith(b"D") and line.endswith(b"\n")):
-            os.unlink(tmp); no("bad chunk line %r" % line)
-        n = int(line[1:-1])
-        if n <= 0 or n > 1 << 20:
-            os.unlink(tmp); no("bad chunk size")
-        data = inp.read(n)
-        if len(data) != n:
-            os.unlink(tmp); no("chunk cut")
-        f.write(data)
-qid = "%x.%x" % (time.time_ns(), os.getpid())
-open(os.path.join(q, qid + ".env"), "wb").write(b"".join(env))
-os.rename(tmp, os.path.join(q, qid + ".msg"))
-out.write(os.environ.get("FAKE_REPLY", "ok " + qid) + "\n")
+        if line[:1] not in b"VFXNBUCR" or b"\r" in line or b"\0" in line:
+            no("bad envelope line %r" % line)
+        env.append(line)
+    if not env or env[0] != b"V1\n":
+        no("no V1")
+    tmp = os.path.join(q, "tmp.%d" % os.getpid())
+    with open(tmp, "wb") as f:
+        while True:
+            line = inp.readline(32)
+            if line in (b"E\n", b"A\n"):
+                break
+            if not (line.startswith(b"D") and line.endswith(b"\n")):
+                os.unlink(tmp); no("bad chunk line %r" % line)
+            n = int(line[1:-1])
+            if n <= 0 or n > 1 << 20:
+                os.unlink(tmp); no("bad chunk size")
+            data = inp.read(n)
+            if len(data) != n:
+                os.unlink(tmp); no("chunk cut")
+            f.write(data)
+    if line == b"A\n":
+        os.unlink(tmp)
+        out.write("aborted\n"); out.flush()
+        continue
+    qid = "%x.%x" % (time.time_ns(), os.getpid())
+    open(os.path.join(q, qid + ".env"), "wb").write(b"".join(env))
+    os.rename(tmp, os.path.join(q, qid + ".msg"))
+    reply = os.environ.get("FAKE_REPLY", "ok " + qid)
+    out.write(reply + "\n"); out.flush()
+    if not reply.startswith("ok "):
+        sys.exit(1)
 '''
 
 

@@ -341,6 +341,54 @@ test_read_readn_pending(void **state)
 	str_free(&line);
 }
 
+/* io_peek shows the buffered bytes (reading only when there are none);
+ * io_consume takes some, and every other reader sees the rest. */
+static void
+test_peek_consume(void **state)
+{
+	static const char in[] = "1234567890QUIT\r\n";
+	struct str line = STR_INIT;
+	const unsigned char *p;
+	char buf[8];
+	struct mem m;
+	struct io io;
+
+	mem_setup(&m, in, sizeof(in) - 1, 4);
+	m.read_err = EIO;
+	io_init_ops(&io, &mem_ops, &m);
+	assert_int_equal(io_peek(&io, &p), 4);
+	assert_memory_equal(p, "1234", 4);
+	assert_int_equal(m.nreads, 1);
+	io_consume(&io, 1);
+	assert_int_equal(io_pending(&io), 3);
+	/* bytes are buffered: no read */
+	assert_int_equal(io_peek(&io, &p), 3);
+	assert_memory_equal(p, "234", 3);
+	assert_int_equal(m.nreads, 1);
+	io_consume(&io, 0);
+	assert_int_equal(io_read(&io, buf, 2), 2);
+	assert_memory_equal(buf, "23", 2);
+	assert_int_equal(io_peek(&io, &p), 1);
+	io_consume(&io, 1);
+	/* none left: one read, of at most the buffer */
+	assert_int_equal(io_peek(&io, &p), 4);
+	assert_memory_equal(p, "5678", 4);
+	assert_int_equal(m.nreads, 2);
+	io_consume(&io, 4);
+	assert_int_equal(io_peek(&io, &p), 4);
+	io_consume(&io, 2);
+	/* the rest goes to the next reader, across buffer refills */
+	assert_int_equal(io_getline(&io, &line, 100), 1);
+	assert_string_equal(str_cstr(&line), "QUIT\r\n");
+	/* the transport's error, then (after it) its EOF */
+	assert_int_equal(io_peek(&io, &p), -1);
+	assert_int_equal(errno, EIO);
+	m.read_err = 0;
+	assert_int_equal(io_peek(&io, &p), 0);
+	assert_int_equal(io_pending(&io), 0);
+	str_free(&line);
+}
+
 static void
 test_readn_eof_bytewise(void **state)
 {
@@ -726,6 +774,7 @@ main(void)
 		cmocka_unit_test(test_getline_str_max),
 		cmocka_unit_test(test_getline_read_error),
 		cmocka_unit_test(test_read_readn_pending),
+		cmocka_unit_test(test_peek_consume),
 		cmocka_unit_test(test_readn_eof_bytewise),
 		cmocka_unit_test(test_read_large_bypass),
 		cmocka_unit_test(test_pipe_timeout),

@@ -2,9 +2,11 @@
 /*
  * Session tests of smtpd: the program's files (all but main.c) are built
  * into this test, and each row runs a whole session on a memory transport
- * with a scripted client, against an instance whose queue-inject is a
- * shell script that saves what it gets.  The replies are checked as a
- * digest: the code (and enhanced code) of the last line of each reply.
+ * with a scripted client, against an instance whose queue-inject is this
+ * very program run as a stand-in (fake_inject): it speaks queue-inject -m,
+ * saves each message it gets in a file of its own and answers FAKE_REPLY.
+ * The replies are checked as a digest: the code (and enhanced code) of the
+ * last line of each reply.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,6 +112,7 @@ static int
 group_setup(void **state)
 {
 	struct str p = STR_INIT, err = STR_INIT;
+	ssize_t n;
 
 	if (mkdtemp(tdir) == NULL)
 		return -1;
@@ -129,8 +132,14 @@ group_setup(void **state)
 	    "log = stderr\nmessage_size_limit = 4k\nmax_recipients = 3\n"
 	    "smtpd_error_limit = 5\nsmtpd_line_max = 1000\n"
 	    "smtpd_timeout = 10s\n", 0644);
-	put("bin/queue-inject", "#!/bin/sh\nf=\"$FAKE_DIR/in.$$\"\n"
-	    "cat > \"$f\"\necho \"${FAKE_REPLY:-ok TESTID}\"\n", 0755);
+	str_clear(&p);
+	if (str_ready(&p, 4096) < 0 || (n = readlink("/proc/self/exe", p.s,
+	    p.cap - 1)) <= 0)
+		return -1;
+	p.s[n] = '\0';
+	setenv("FAKE_BIN", p.s, 1);
+	put("bin/queue-inject", "#!/bin/sh\n"
+	    "exec \"$FAKE_BIN\" --fake-queue-inject \"$@\"\n", 0755);
 	put_table("mailboxes", "alice\nbob\n");
 	put_table("aliases", "info alice\nsales@other.example bob\n");
 	put_table("domains", "example.org\nother.example\n");
@@ -153,15 +162,136 @@ group_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Remove what the fake queue-inject left. */
+/* End the fake queue-inject (the next message starts one that sees the
+ * environment of then) and remove what it left. */
 static void
 fake_clear(void)
 {
 	char cmd[256];
 
+	smtpd_inject_shutdown();
 	snprintf(cmd, sizeof cmd, "rm -f '%s'/fake/in.*", tdir);
 	assert_int_equal(system(cmd), 0);
 	unsetenv("FAKE_REPLY");
+}
+
+/* Read the fake's input for one message up to and including its LF into
+ * msg; 0, or -1 at EOF (or a line over max). */
+static int
+fake_line(FILE *in, struct str *msg, size_t max)
+{
+	int c;
+	size_t n = 0;
+
+	while ((c = getc(in)) != EOF) {
+		if (str_appendc(msg, (char)c) < 0 || ++n > max)
+			return -1;
+		if (c == '\n')
+			return 0;
+	}
+	return -1;
+}
+
+/* Read one message's input (envelope, chunks, E or A) into msg; 'E' or
+ * 'A', or 0 at EOF or on anything malformed. */
+static char
+fake_message(struct str *msg)
+{
+	unsigned long long len;
+	size_t start;
+	int c;
+
+	do {
+		start = msg->len;
+		if (fake_line(stdin, msg, 4096) < 0)
+			return 0;
+	} while (msg->len - start != 2 || msg->s[start] != '.');
+	for (;;) {
+		start = msg->len;
+		if (fake_line(stdin, msg, 32) < 0)
+			return 0;
+		if (msg->len - start == 2 && (msg->s[start] == 'E' ||
+		    msg->s[start] == 'A'))
+			return msg->s[start];
+		if (msg->s[start] != 'D')
+			return 0;
+		len = strtoull(msg->s + start + 1, NULL, 10);
+		while (len-- > 0 && (c = getc(stdin)) != EOF)
+			str_appendc(msg, (char)c);
+	}
+}
+
+/*
+ * The stand-in for queue-inject: reads messages as queue-inject -m does
+ * (QUEUE.md), strictly, and saves each one's input, through its E or A,
+ * in $FAKE_DIR/in.PID.N; answers "aborted" to A and $FAKE_REPLY (default
+ * "ok TESTID") to E, ending after an answer other than "ok ...", as
+ * queue-inject does.  Without -m, one message.
+ */
+static int
+fake_inject(int argc, char **argv)
+{
+	struct str msg = STR_INIT, path = STR_INIT;
+	const char *reply = getenv("FAKE_REPLY");
+	int multi = argc > 2 && strcmp(argv[2], "-m") == 0, n, rc = -1;
+	char end;
+
+	if (reply == NULL)
+		reply = "ok TESTID";
+	for (n = 0; rc < 0; n++) {
+		str_clear(&msg);
+		if ((end = fake_message(&msg)) == 0) {
+			/* EOF between messages ends the run */
+			if (msg.len > 0)
+				printf("554 5.6.0 malformed input\n");
+			rc = msg.len > 0;
+			break;
+		}
+		str_clear(&path);
+		str_appendf(&path, "%s/in.%ld.%d", getenv("FAKE_DIR"),
+		    (long)getpid(), n);
+		if (fs_write_atomic(path.s, msg.s, msg.len, 0644) < 0)
+			rc = 1;
+		else if (end == 'A')
+			printf("aborted\n");
+		else {
+			printf("%s\n", reply);
+			if (strncmp(reply, "ok ", 3) != 0)
+				rc = 1;
+		}
+		fflush(stdout);
+		if (!multi && rc < 0)
+			rc = 0;
+	}
+	str_free(&msg);
+	str_free(&path);
+	return rc;
+}
+
+/* The pids of the fake queue-injects that saved messages. */
+static void
+fake_pids(long *pids, size_t max, size_t *n_r)
+{
+	struct str dir = STR_INIT;
+	struct dirent *de;
+	DIR *d;
+	long pid;
+	size_t i;
+
+	*n_r = 0;
+	str_appendf(&dir, "%s/fake", tdir);
+	assert_non_null(d = opendir(dir.s));
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "in.", 3) != 0)
+			continue;
+		pid = strtol(de->d_name + 3, NULL, 10);
+		for (i = 0; i < *n_r && pids[i] != pid; i++)
+			;
+		if (i == *n_r && *n_r < max)
+			pids[(*n_r)++] = pid;
+	}
+	closedir(d);
+	str_free(&dir);
 }
 
 /*
@@ -675,6 +805,7 @@ test_no_queue_inject(void **state)
 	struct client c;
 	struct str d = STR_INIT, p = STR_INIT;
 
+	fake_clear();
 	str_appendf(&p, "%s/bin/queue-inject", tdir);
 	assert_int_equal(chmod(p.s, 0644), 0);
 	session(NULL, in, strlen(in), 0, 0, &c);
@@ -750,8 +881,101 @@ test_long_line(void **state)
 	str_free(&d);
 }
 
+/* One queue-inject for every message of the process, across sessions;
+ * an aborted transaction (RSET in BDAT, the size limit, a lost
+ * connection) sends A and keeps it. */
+static void
+test_one_child(void **state)
+{
+	static const char in1[] = EHLO MAIL RCPT "DATA\r\n" MSG ".\r\n" MAIL
+	    RCPT "BDAT 3\r\nabcRSET\r\n" MAIL RCPT "BDAT 2 LAST\r\nhi" QUIT;
+	static const char in2[] = EHLO MAIL RCPT "DATA\r\n" MSG ".\r\n" MAIL
+	    RCPT "DATA\r\nSubject: x\r\n";
+	struct str d = STR_INIT, big = STR_INIT;
+	struct client c;
+	long pids[4];
+	size_t n, i;
+
+	fake_clear();
+	session(NULL, in1, strlen(in1), 0, 0, &c);
+	digest(&c.out, &d);
+	assert_string_equal(d.s, HEAD TX "354 250/2.0.0 " TX "250/2.0.0 "
+	    "250/2.0.0 " TX "250/2.0.0 " BYE);
+	str_free(&c.out);
+	/* the next session, lost in the middle of its second message */
+	session("192.0.2.7", in2, strlen(in2), 0, 0, &c);
+	digest(&c.out, &d);
+	assert_string_equal(d.s, HEAD TX "354 250/2.0.0 " TX "354");
+	str_free(&c.out);
+	/* over the size limit */
+	str_appends(&big, EHLO MAIL RCPT "DATA\r\n");
+	for (i = 0; i < 100; i++)
+		str_appends(&big, "0123456789012345678901234567890123456789"
+		    "0123456789\r\n");
+	str_appends(&big, ".\r\n" MAIL RCPT "DATA\r\n" MSG ".\r\n" QUIT);
+	session(NULL, big.s, big.len, 0, 0, &c);
+	digest(&c.out, &d);
+	assert_string_equal(d.s, HEAD TX "354 552/5.3.4 " TX "354 250/2.0.0 "
+	    BYE);
+	str_free(&c.out);
+	assert_int_equal(fake_taken(NULL, NULL), 4);
+	fake_pids(pids, 4, &n);
+	assert_int_equal(n, 1);
+	fake_clear();
+	str_free(&d);
+	str_free(&big);
+}
+
+/* The state letter of process pid (R, S, Z, ...), 0 when unknown. */
+static char
+proc_state(pid_t pid)
+{
+	struct str path = STR_INIT, st = STR_INIT;
+	const char *p;
+	char c = 0;
+
+	str_appendf(&path, "/proc/%ld/stat", (long)pid);
+	if (fs_read_file(path.s, 4096, &st) == 0 &&
+	    (p = strrchr(str_cstr(&st), ')')) != NULL && p[1] == ' ')
+		c = p[2];
+	str_free(&path);
+	str_free(&st);
+	return c;
+}
+
+/* A queue-inject that died between messages is replaced at the next. */
+static void
+test_child_gone(void **state)
+{
+	static const char in[] = EHLO MAIL RCPT "DATA\r\n" MSG ".\r\n" QUIT;
+	struct str d = STR_INIT;
+	struct client c;
+	long pids[4];
+	size_t n;
+	int i;
+
+	fake_clear();
+	session(NULL, in, strlen(in), 0, 0, &c);
+	str_free(&c.out);
+	fake_pids(pids, 4, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(kill((pid_t)pids[0], SIGKILL), 0);
+	/* gone, not just signalled: a zombie until smtpd reaps it */
+	for (i = 0; i < 10000 && proc_state((pid_t)pids[0]) != 'Z'; i++)
+		usleep(1000);
+	session(NULL, in, strlen(in), 0, 0, &c);
+	digest(&c.out, &d);
+	assert_string_equal(d.s, HEAD TX "354 250/2.0.0 " BYE);
+	str_free(&c.out);
+	assert_int_equal(fake_taken(NULL, NULL), 2);
+	fake_pids(pids, 4, &n);
+	assert_int_equal(n, 2);
+	fake_clear();
+	str_free(&d);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
@@ -764,7 +988,12 @@ main(void)
 		cmocka_unit_test(test_no_queue_inject),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_one_child),
+		cmocka_unit_test(test_child_gone),
 	};
+
+	if (argc > 1 && strcmp(argv[1], "--fake-queue-inject") == 0)
+		return fake_inject(argc, argv);
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

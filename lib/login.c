@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * login: the three processes of a mail access connection (see login.h):
+ * login_main forks the pre-login child and runs the checker; the pre-login
+ * side talks to the checker through the login_client_* calls; the checker
+ * starts the session process for the user it verified.
+ */
+#include "login.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "priv.h"
+#include "users.h"
+
+/* Exit statuses of the processes (sysexits). */
+#define LOGIN_EX_OK 0
+#define LOGIN_EX_SOFTWARE 70
+#define LOGIN_EX_TEMPFAIL 75
+
+#define LOGIN_PROXY_BUF 16384	/* a whole TLS record of plain text */
+#define LOGIN_PROXY_MS (10 * 60 * 1000)	/* a stalled write gives up */
+
+/* The numeric form of a socket address into ip; "" when not IP. */
+static void
+login_ntop(const struct sockaddr_storage *ss, char *ip, size_t n)
+{
+	const struct sockaddr_in6 *s6;
+
+	ip[0] = '\0';
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    ip, (socklen_t)n);
+	else if (ss->ss_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, ip,
+			    (socklen_t)n);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)n);
+	}
+}
+
+void
+login_peer(int fd, char *ip, size_t n, int *local_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	unsigned char buf[16];
+	char me[64];
+	const char *env;
+
+	ip[0] = '\0';
+	*local_r = 0;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+		login_ntop(&ss, ip, n);
+		len = sizeof ss;
+		/* the client is this host when it connects from the very
+		 * address it connected to (Dovecot's rule for the local
+		 * host), or from loopback */
+		if (ip[0] != '\0' && getsockname(fd, (struct sockaddr *)&ss,
+		    &len) == 0) {
+			login_ntop(&ss, me, sizeof me);
+			*local_r = strcmp(me, ip) == 0 ||
+			    strncmp(ip, "127.", 4) == 0 ||
+			    strcmp(ip, "::1") == 0;
+		}
+		if (ip[0] != '\0')
+			return;
+	}
+	env = getenv("TCPREMOTEIP");
+	if (env != NULL && strlen(env) < n &&
+	    (inet_pton(AF_INET, env, buf) == 1 ||
+	    inet_pton(AF_INET6, env, buf) == 1))
+		memcpy(ip, env, strlen(env) + 1);
+}
+
+/* An RFC 1939 timestamp: <random.pid.time@hostname>, unique per
+ * connection. */
+static void
+login_challenge(const struct instance *inst, char *buf, size_t n)
+{
+	char rnd[LOG_SID_LEN + 1];
+
+	log_new_session_id(rnd, sizeof rnd);
+	if ((size_t)snprintf(buf, n, "<%s.%ld.%lld@%s>", rnd, (long)getpid(),
+	    (long long)time(NULL), inst->hostname) >= n)
+		snprintf(buf, n, "<%s.%ld.%lld@localhost>", rnd,
+		    (long)getpid(), (long long)time(NULL));
+}
+
+/* ---- the pre-login side ---- */
+
+/* Send a request and read the answer: LOGIN_YES/NO/TEMP/CLOSE. */
+static int
+client_ask(struct login_client *lc, unsigned char type, size_t nfield,
+    const char *const *field, const size_t *len, int *fd_r)
+{
+	struct str buf = STR_INIT;
+	unsigned char reply;
+	int r;
+
+	if (fd_r != NULL)
+		*fd_r = -1;
+	if (login_frame_send(lc->fd, type, nfield, field, len, -1) < 0)
+		return LOGIN_CLOSE;
+	r = login_frame_recv(lc->fd, &reply, &buf, fd_r);
+	str_free(&buf);
+	if (r <= 0)
+		return LOGIN_CLOSE;
+	if (reply != 'Y' && fd_r != NULL && *fd_r >= 0) {
+		close(*fd_r);
+		*fd_r = -1;
+	}
+	switch (reply) {
+	case 'Y':
+		return LOGIN_YES;
+	case 'N':
+		return LOGIN_NO;
+	case 'T':
+		return LOGIN_TEMP;
+	default:
+		return LOGIN_CLOSE;
+	}
+}
+
+int
+login_client_password(struct login_client *lc, const char *user,
+    const char *pw)
+{
+	const char *f[2] = { user, pw };
+	size_t len[2] = { strlen(user), strlen(pw) };
+
+	return client_ask(lc, 'P', 2, f, len, NULL);
+}
+
+int
+login_client_apop(struct login_client *lc, const char *user,
+    const char *digest)
+{
+	const char *f[2] = { user, digest };
+	size_t len[2] = { strlen(user), strlen(digest) };
+
+	return client_ask(lc, 'A', 2, f, len, NULL);
+}
+
+/* Write all of p to fd (a blocking socketpair end). */
+static int
+proxy_write_fd(int fd, const unsigned char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+login_proxy(struct io *io, int cfd, int sfd)
+{
+	unsigned char buf[LOGIN_PROXY_BUF];
+	struct pollfd pfd[2];
+	ssize_t n;
+
+	io_set_timeouts(io, LOGIN_PROXY_MS, LOGIN_PROXY_MS);
+	for (;;) {
+		/* bytes the io holds already: no poll would announce them */
+		if (io_pending(io) == 0) {
+			pfd[0].fd = cfd;
+			pfd[0].events = POLLIN;
+			pfd[1].fd = sfd;
+			pfd[1].events = POLLIN;
+			pfd[0].revents = pfd[1].revents = 0;
+			if (poll(pfd, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+		} else {
+			pfd[0].revents = POLLIN;
+			pfd[1].revents = 0;
+		}
+		if (pfd[1].revents != 0) {
+			n = read(sfd, buf, sizeof buf);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return 0;	/* the session ended */
+			if (io_write(io, buf, (size_t)n) < 0 ||
+			    io_flush(io) < 0)
+				return -1;
+		}
+		if (pfd[0].revents != 0) {
+			n = io_read(io, buf, sizeof buf);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				/* the client left: let the session see EOF
+				 * and finish (a POP3 session then keeps its
+				 * deletions undone) */
+				(void)shutdown(sfd, SHUT_WR);
+				return 0;
+			}
+			if (proxy_write_fd(sfd, buf, (size_t)n) < 0)
+				return 0;
+		}
+	}
+}
+
+int
+login_client_start(struct login_client *lc, const char *user,
+    const char *resume, struct io *io, struct tls_session *tls)
+{
+	const char *f[4];
+	size_t len[4];
+	int sfd = -1, r;
+
+	f[0] = user;
+	len[0] = strlen(user);
+	f[1] = tls != NULL ? "T" : "";
+	len[1] = tls != NULL ? 1 : 0;
+	f[2] = resume != NULL ? resume : "";
+	len[2] = strlen(f[2]);
+	f[3] = (const char *)io->rbuf + io->rpos;
+	len[3] = io_pending(io);
+	r = client_ask(lc, 'L', 4, f, len, tls != NULL ? &sfd : NULL);
+	io_discard_pending(io);
+	if (r != LOGIN_YES || tls == NULL)
+		return r;
+	if (sfd < 0)
+		return LOGIN_CLOSE;
+	/* the checker socket is of no more use: nothing is verified here
+	 * any more */
+	close(lc->fd);
+	lc->fd = -1;
+	login_proxy(io, io->rfd, sfd);
+	close(sfd);
+	return LOGIN_YES;
+}
+
+/* ---- the session side ---- */
+
+int
+login_session_pending(struct io *io)
+{
+	size_t room = sizeof io->rbuf - io->rlen;
+	ssize_t n;
+
+	for (;;) {
+		if (room == 0) {
+			close(3);
+			errno = E2BIG;
+			return -1;
+		}
+		n = read(3, io->rbuf + io->rlen, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(3);
+			return errno == EBADF ? 0 : -1;
+		}
+		if (n == 0)
+			break;
+		io->rlen += (size_t)n;
+		room -= (size_t)n;
+	}
+	close(3);
+	return 0;
+}
+
+/* ---- the checker ---- */
+
+/* Everything the checker keeps for its connection. */
+struct login_conn {
+	const struct login_config *cfg;
+	char ip[64];
+	int local;
+	char challenge[LOGIN_CHALLENGE_MAX];
+	char sid[LOG_SID_MAX];
+	pid_t prelogin;
+	pid_t session;
+	int root;
+};
+
+/* Put fd at number want (dup2), or fail. */
+static int
+login_dup(int fd, int want)
+{
+	if (fd == want)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, want) < 0 ? -1 : 0;
+}
+
+/* In the forked session child: descriptors, environment, ids, exec. */
+static void
+session_exec(struct login_conn *lc, const struct user *u,
+    const struct login_start *st, int cfd, int pfd)
+{
+	const struct login_config *cfg = lc->cfg;
+	int fd;
+
+	if (login_dup(cfd, 0) < 0 || login_dup(0, 1) < 0 ||
+	    login_dup(pfd, 3) < 0)
+		_exit(LOGIN_EX_TEMPFAIL);
+	for (fd = 4; fd < 64; fd++)
+		(void)close(fd);
+	if (setenv("ZEST_LOGIN_USER", u->name, 1) < 0 ||
+	    setenv("ZEST_LOGIN_RESUME", st->resume, 1) < 0 ||
+	    setenv("ZEST_LOGIN_TLS", st->proxy ? "1" : "0", 1) < 0 ||
+	    setenv("TCPREMOTEIP", lc->ip, 1) < 0 ||
+	    setenv("ZEST_SESSION", lc->sid, 1) < 0)
+		_exit(LOGIN_EX_TEMPFAIL);
+	if (lc->root && priv_drop(u->uid, u->gid, NULL) < 0) {
+		log_err("cannot become uid %lu for %s", (unsigned long)u->uid,
+		    u->name);
+		_exit(LOGIN_EX_TEMPFAIL);
+	}
+	if (chdir(u->maildir) < 0) {
+		log_err("%s: %s", u->maildir, strerror(errno));
+		_exit(LOGIN_EX_TEMPFAIL);
+	}
+	execv(cfg->session_argv[0], cfg->session_argv);
+	log_err("exec %s: %s", cfg->session_argv[0], strerror(errno));
+	_exit(LOGIN_EX_TEMPFAIL);
+}
+
+/* Start the session of the verified user; *sfd_r is the pre-login's end
+ * of the relay socketpair (proxy) or -1.  Returns 0 or -1. */
+static int
+session_start(struct login_conn *lc, const struct login_start *st,
+    int *sfd_r)
+{
+	struct str err = STR_INIT;
+	struct user u;
+	int pp[2] = { -1, -1 }, sp[2] = { -1, -1 }, r = -1;
+	pid_t pid;
+
+	*sfd_r = -1;
+	memset(&u, 0, sizeof u);
+	if (users_lookup(lc->cfg->inst, st->user, &u, &err) != 1) {
+		log_err("user %s: %s", st->user, err.len ? err.s : "gone");
+		goto out;
+	}
+	if (lc->root && u.uid == 0) {
+		log_err("user %s has uid 0: refused", u.name);
+		goto out;
+	}
+	/* the pending bytes are at most a read buffer: the pipe takes them
+	 * without a reader */
+	if (pipe2(pp, O_CLOEXEC) < 0 || (st->npending > 0 &&
+	    write(pp[1], st->pending, st->npending) != (ssize_t)st->npending))
+		goto out;
+	close(pp[1]);
+	pp[1] = -1;
+	if (st->proxy && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sp) < 0)
+		goto out;
+	if ((pid = fork()) < 0)
+		goto out;
+	if (pid == 0)
+		session_exec(lc, &u, st, st->proxy ? sp[1] : 0, pp[0]);
+	lc->session = pid;
+	log_info("login: %s, session pid %ld%s", u.name, (long)pid,
+	    st->proxy ? " (TLS relayed by the pre-login process)" : "");
+	if (lc->cfg->pbs_minutes > 0 && lc->ip[0] != '\0' &&
+	    login_pbs_record(lc->cfg->inst, lc->ip, lc->cfg->pbs_minutes) < 0)
+		log_warn("POP-before-SMTP record for %s: %s", lc->ip,
+		    strerror(errno));
+	if (st->proxy) {
+		*sfd_r = sp[0];
+		sp[0] = -1;
+	}
+	r = 0;
+out:
+	if (pp[0] >= 0)
+		close(pp[0]);
+	if (pp[1] >= 0)
+		close(pp[1]);
+	if (sp[0] >= 0)
+		close(sp[0]);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	users_free(&u);
+	str_free(&err);
+	return r;
+}
+
+/* The client socket is the session's (or the pre-login's) now: drop the
+ * checker's copies so the client sees the end when they close. */
+static void
+checker_release_client(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)dup2(fd, 0);
+		(void)dup2(fd, 1);
+		if (fd > 1)
+			close(fd);
+	}
+}
+
+/* Serve the pre-login's requests until it is done. */
+static void
+checker_loop(struct login_conn *lc, int fd)
+{
+	const struct login_config *cfg = lc->cfg;
+	struct login_checker c;
+	struct login_start st;
+	struct str buf = STR_INIT, reason = STR_INIT;
+	unsigned char type, reply;
+	const char *f[1];
+	size_t len[1];
+	int r, sfd;
+
+	login_checker_init(&c, login_users_backend(), (void *)cfg->inst,
+	    lc->challenge, cfg->max_failures, cfg->delay_ms);
+	while (login_frame_recv(fd, &type, &buf, NULL) == 1) {
+		sfd = -1;
+		r = login_checker_handle(&c, type, buf.s, buf.len, &reply,
+		    &reason, &st);
+		if (r == 1) {
+			reply = session_start(lc, &st, &sfd) == 0 ? 'Y' : 'T';
+			if (reply == 'Y')
+				checker_release_client();
+			free(st.user);
+			free(st.resume);
+		}
+		if (buf.s != NULL)
+			explicit_bzero(buf.s, buf.len);
+		if (reply == 'N' || reply == 'X')
+			log_info("%s: %s", type == 'L' ? "start refused" :
+			    "authentication failed", str_cstr(&reason));
+		f[0] = reason.s != NULL ? reason.s : "";
+		len[0] = reason.len;
+		(void)login_frame_send(fd, reply, 1, f, len, sfd);
+		if (sfd >= 0)
+			close(sfd);
+		if (r < 0 || c.started)
+			break;
+	}
+	login_checker_free(&c);
+	str_free(&buf);
+	str_free(&reason);
+}
+
+/* Wait for both children; the session's status is the result. */
+static int
+checker_wait(struct login_conn *lc)
+{
+	int st, rc = LOGIN_EX_OK;
+	pid_t pid;
+
+	while ((pid = wait(&st)) > 0 || (pid < 0 && errno == EINTR)) {
+		if (pid == lc->session)
+			rc = WIFEXITED(st) ? WEXITSTATUS(st) :
+			    LOGIN_EX_SOFTWARE;
+		else if (pid == lc->prelogin && lc->session == 0)
+			rc = WIFEXITED(st) ? WEXITSTATUS(st) :
+			    LOGIN_EX_SOFTWARE;
+		if (pid > 0 && WIFSIGNALED(st))
+			log_warn("%s process %ld died of signal %d",
+			    pid == lc->session ? "session" : "pre-login",
+			    (long)pid, WTERMSIG(st));
+	}
+	return rc;
+}
+
+/* In the pre-login child: chroot to run_dir/empty and become zest-login
+ * (only when root).  Returns 0 or -1. */
+static int
+prelogin_drop(const struct login_config *cfg, int root)
+{
+	struct str dir = STR_INIT;
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+	const char *chroot_dir = NULL;
+	int r = -1;
+
+	if (!root)
+		return 0;
+	if (priv_lookup(LOGIN_USER, &uid, &gid) < 0) {
+		log_err("no user %s", LOGIN_USER);
+		return -1;
+	}
+	if (str_appendf(&dir, "%s/%s", cfg->inst->run_dir,
+	    LOGIN_EMPTY_DIR) < 0)
+		goto out;
+	/* only an empty root-owned directory nobody else can write is a
+	 * chroot worth the name */
+	if (lstat(dir.s, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+	    (st.st_mode & 0222) == 0)
+		chroot_dir = dir.s;
+	else
+		log_warn("%s missing or not root-owned 0555: pre-login "
+		    "process not chrooted", dir.s);
+	if (!cfg->inst->log_stderr)
+		openlog(cfg->service, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	r = priv_drop(uid, gid, chroot_dir);
+	if (r < 0)
+		log_err("cannot become %s: %s", LOGIN_USER, strerror(errno));
+out:
+	str_free(&dir);
+	return r;
+}
+
+/* The pre-login child's life. */
+static int
+prelogin_run(struct login_conn *conn, int fd)
+{
+	const struct login_config *cfg = conn->cfg;
+	struct login_client lc;
+
+	memset(&lc, 0, sizeof lc);
+	lc.fd = fd;
+	lc.inst = cfg->inst;
+	memcpy(lc.ip, conn->ip, sizeof lc.ip);
+	lc.local = conn->local && cfg->local_exempt;
+	lc.implicit_tls = cfg->implicit_tls;
+	lc.tls_ctx = cfg->tls_ctx;
+	lc.service = cfg->service;
+	if (cfg->apop)
+		memcpy(lc.challenge, conn->challenge, sizeof lc.challenge);
+	if (cfg->child_init != NULL && cfg->child_init(cfg->arg) < 0)
+		return LOGIN_EX_TEMPFAIL;
+	if (prelogin_drop(cfg, conn->root) < 0)
+		return LOGIN_EX_TEMPFAIL;
+	return cfg->prelogin(&lc, cfg->arg);
+}
+
+void
+login_config_init(struct login_config *cfg, const struct instance *inst)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->inst = inst;
+	cfg->local_exempt = conf_bool(inst->conf, "login_local_plaintext");
+	cfg->max_failures = (unsigned)conf_num(inst->conf,
+	    "login_max_failures");
+	cfg->delay_ms = (unsigned)conf_num(inst->conf,
+	    "login_failure_delay") * 1000;
+	cfg->pbs_minutes = (unsigned)conf_num(inst->conf,
+	    "pop_before_smtp_minutes");
+}
+
+int
+login_main(const struct login_config *cfg)
+{
+	struct login_conn conn;
+	int sv[2], rc, one = 1;
+	const char *sid;
+
+	memset(&conn, 0, sizeof conn);
+	conn.cfg = cfg;
+	conn.root = geteuid() == 0;
+	/* replies are written whole (lib/io buffers them): without this the
+	 * last segment of a multi-segment reply waits for the client's
+	 * delayed ACK (Nagle), 40 ms a time on Linux */
+	(void)setsockopt(0, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	login_peer(0, conn.ip, sizeof conn.ip, &conn.local);
+	if (cfg->apop)
+		login_challenge(cfg->inst, conn.challenge,
+		    sizeof conn.challenge);
+	log_new_session_id(conn.sid, LOG_SID_LEN + 1);
+	sid = getenv("ZEST_SESSION");
+	if (sid != NULL && *sid != '\0')
+		snprintf(conn.sid, sizeof conn.sid, "%s", sid);
+	log_set_session(conn.sid);
+	if (!conn.root)
+		log_info("not run as root: no uid change and no chroot for "
+		    "the pre-login process");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_err("socketpair: %s", strerror(errno));
+		return LOGIN_EX_TEMPFAIL;
+	}
+	if ((conn.prelogin = fork()) < 0) {
+		log_err("fork: %s", strerror(errno));
+		return LOGIN_EX_TEMPFAIL;
+	}
+	if (conn.prelogin == 0) {
+		close(sv[0]);
+		_exit(prelogin_run(&conn, sv[1]));
+	}
+	close(sv[1]);
+	checker_loop(&conn, sv[0]);
+	close(sv[0]);
+	checker_release_client();
+	rc = checker_wait(&conn);
+	return rc;
+}
