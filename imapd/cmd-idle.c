@@ -97,7 +97,7 @@ int
 cmd_idle(struct imapd *s)
 {
 	struct pollfd pfd[2];
-	time_t end = time(NULL) + IMAP_TIMEOUT_AUTH;
+	time_t end = time(NULL) + imapd_timeout(s);
 	int r, ifd, n, done = 0;
 
 	if ((r = imapd_eol(s)) <= 0)

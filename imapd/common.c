@@ -54,11 +54,29 @@ imapd_flush(struct imapd *s)
 	return io_pending(s->io) == 0 ? io_flush(s->io) : 0;
 }
 
+unsigned
+imapd_timeout(const struct imapd *s)
+{
+	return (unsigned)conf_num(s->inst->conf, "imap_timeout");
+}
+
+unsigned
+imapd_login_timeout(const struct imapd *s)
+{
+	return (unsigned)conf_num(s->inst->conf, "imap_login_timeout");
+}
+
+unsigned
+imapd_error_limit(const struct imapd *s)
+{
+	return (unsigned)conf_num(s->inst->conf, "imap_error_limit");
+}
+
 int
 imapd_bad(struct imapd *s, const char *reason)
 {
 	s->errors++;
-	if (s->errors >= IMAP_ERROR_LIMIT) {
+	if (s->errors >= imapd_error_limit(s)) {
 		imapd_untagged(s, "BYE Too many errors, closing connection");
 		io_flush(s->io);
 		s->logout = 1;

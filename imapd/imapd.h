@@ -39,9 +39,6 @@
 #define IMAP_DEPTH_MAX 16	/* hierarchy levels of a mailbox name */
 #define IMAP_SUBS_FILE "subscriptions"
 #define IMAP_SUBS_MAX 10000	/* subscribed names */
-#define IMAP_TIMEOUT_AUTH 1800	/* RFC 3501 5.4: at least 30 minutes */
-#define IMAP_TIMEOUT_PRE 120	/* before the login */
-#define IMAP_ERROR_LIMIT 20	/* BAD replies before the connection ends */
 
 /* Capabilities before and after the login (IMAP_CAPS_COMMON in both). */
 #define IMAP_CAPS_COMMON "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE"
@@ -83,6 +80,13 @@ struct imapd {
 };
 
 /* ---- common.c ---- */
+
+/* Limits from zest.conf: imap_timeout (seconds idle after the login; RFC
+ * 3501 5.4 wants at least 30 minutes), imap_login_timeout (before it) and
+ * imap_error_limit (BAD replies before the connection ends). */
+unsigned imapd_timeout(const struct imapd *s);
+unsigned imapd_login_timeout(const struct imapd *s);
+unsigned imapd_error_limit(const struct imapd *s);
 
 /* Write "TAG text" and CRLF (text printf-style).  Returns 0 or -1. */
 int imapd_tagged(struct imapd *s, const char *fmt, ...)

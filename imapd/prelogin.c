@@ -102,7 +102,7 @@ pre_starttls(struct pre *p)
 	if (imapd_tagged(s, "OK Begin TLS negotiation now") < 0 ||
 	    io_flush(s->io) < 0)
 		return -1;
-	io_set_deadline(s->io, time(NULL) + IMAP_TIMEOUT_PRE);
+	io_set_deadline(s->io, time(NULL) + imapd_login_timeout(s));
 	r = tls_accept(p->lc->tls_ctx, s->io, 0, 1, &p->tls, &err);
 	io_set_deadline(s->io, 0);
 	if (r < 0)
@@ -397,8 +397,8 @@ imapd_prelogin(struct login_client *lc, void *arg)
 	if ((p.s.io = calloc(1, sizeof *p.s.io)) == NULL)
 		return 75;
 	io_init(p.s.io, 0, 1);
-	io_set_timeouts(p.s.io, IMAP_TIMEOUT_PRE * 1000,
-	    IMAP_TIMEOUT_PRE * 1000);
+	io_set_timeouts(p.s.io, imapd_login_timeout(&p.s) * 1000,
+	    imapd_login_timeout(&p.s) * 1000);
 	if ((p.s.p = imap_parser_new(p.s.io, NULL)) == NULL ||
 	    (p.sasl = zsasl_new(IMAP_SASL_SERVICE, lc->inst->hostname,
 	    pre_checkpass, &p, &err)) == NULL) {
@@ -410,7 +410,7 @@ imapd_prelogin(struct login_client *lc, void *arg)
 	}
 	imap_parser_set_literal_mode(p.s.p, IMAP_LITERAL_PLUS);
 	if (lc->implicit_tls) {
-		io_set_deadline(p.s.io, time(NULL) + IMAP_TIMEOUT_PRE);
+		io_set_deadline(p.s.io, time(NULL) + imapd_login_timeout(&p.s));
 		r = tls_accept(lc->tls_ctx, p.s.io, 0, 1, &p.tls, &err);
 		io_set_deadline(p.s.io, 0);
 		if (r < 0) {

@@ -223,8 +223,8 @@ imapd_session(const struct instance *inst)
 	    (s.io = calloc(1, sizeof *s.io)) == NULL)
 		return 75;
 	io_init(s.io, 0, 1);
-	io_set_timeouts(s.io, IMAP_TIMEOUT_AUTH * 1000,
-	    IMAP_TIMEOUT_AUTH * 1000);
+	io_set_timeouts(s.io, imapd_timeout(&s) * 1000,
+	    imapd_timeout(&s) * 1000);
 	if (login_session_pending(s.io) < 0)
 		log_warn("pipelined input lost: %s", strerror(errno));
 	if ((s.p = imap_parser_new(s.io, NULL)) == NULL) {
