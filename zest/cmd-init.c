@@ -270,32 +270,17 @@ init_subdirs(const char *abs, int root)
 	return r;
 }
 
-/* Give path to root and the group of zest-login (whose processes check
- * passwords). */
-static int
-init_logingroup(const char *path, struct str *err)
-{
-	uid_t uid;
-	gid_t gid;
-
-	if (zest_sysuser(ZEST_USER_LOGIN, &uid, &gid, err) != 1 ||
-	    chown(path, 0, gid) < 0) {
-		str_appendf(err, "%s: cannot give to group %s", path,
-		    ZEST_USER_LOGIN);
-		return -1;
-	}
-	return 0;
-}
-
 /* Write one table's text file and compile it.  The users table holds
- * password hashes: mode 0640, group zest-login when root. */
+ * password hashes: mode 0600.  Everything that reads it is root (deliver
+ * before its drop, the pop3d/imapd checker) or the instance owner; the
+ * pre-login processes never do (they ask the checker). */
 static int
 init_table(const char *abs, const struct init_table *t,
-    const struct init_opts *o, int root, struct str *err)
+    const struct init_opts *o, struct str *err)
 {
 	struct str path = STR_INIT, text = STR_INIT;
 	int users = strcmp(t->name, USERS_TABLE) == 0;
-	mode_t mode = users ? 0640 : 0644;
+	mode_t mode = users ? 0600 : 0644;
 	int r = -1;
 
 	if (str_appendf(&path, "%s/tables/%s", abs, t->name) < 0 ||
@@ -309,8 +294,6 @@ init_table(const char *abs, const struct init_table *t,
 		str_appendf(err, "%s: %s", path.s, strerror(errno));
 		goto out;
 	}
-	if (users && root && init_logingroup(path.s, err) < 0)
-		goto out;
 	r = table_compile(path.s, err);
 out:
 	str_free(&path);
@@ -319,14 +302,14 @@ out:
 }
 
 static int
-init_alltables(const char *abs, const struct init_opts *o, int root)
+init_alltables(const char *abs, const struct init_opts *o)
 {
 	const struct init_table *t;
 	struct str err = STR_INIT;
 	int r = 0;
 
 	for (t = init_tables; t->name != NULL && r == 0; t++)
-		if ((r = init_table(abs, t, o, root, &err)) < 0)
+		if ((r = init_table(abs, t, o, &err)) < 0)
 			zest_err("%s", str_cstr(&err));
 	str_free(&err);
 	return r;
@@ -380,7 +363,7 @@ cmd_init(struct instance *inst, int argc, char **argv)
 		goto out;
 	if ((root && init_sysusers_all() < 0) ||
 	    init_subdirs(abs.s, root) < 0 || init_conf(&o, abs.s) < 0 ||
-	    init_alltables(abs.s, &o, root) < 0 || init_tls(abs.s, &o) < 0) {
+	    init_alltables(abs.s, &o) < 0 || init_tls(abs.s, &o) < 0) {
 		zest_err("init of %s failed; the directory is incomplete",
 		    abs.s);
 		goto out;
