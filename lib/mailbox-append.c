@@ -2,6 +2,7 @@
 #include "mailbox-private.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,18 @@ struct mailbox_msg {
 	int wire;		/* input is SMTP wire form */
 	int raw;		/* disk holds wire bytes (a bare LF was seen) */
 	int pending_cr;
+	int finished;		/* the file is complete, payload holds the cache
+				   entry (mailbox_msg_finish) */
 	uint64_t max;		/* wire size limit, 0 none */
 	uint64_t disk_size, wire_size;
+	time_t idate;		/* internal date, once finished */
 	struct msgcache *mc;
+	struct str payload;	/* the cache entry, once finished */
 	size_t dlen, wlen;
-	unsigned char dbuf[MSG_BUF];	/* to the file */
-	unsigned char wbuf[MSG_BUF];	/* to the parser */
+	/* Both buffers are freed once the message is finished: a batch may
+	 * hold many finished messages at a time. */
+	unsigned char *dbuf;	/* MSG_BUF bytes to the file */
+	unsigned char *wbuf;	/* MSG_BUF bytes to the parser */
 };
 
 int
@@ -43,7 +50,9 @@ mailbox_msg_begin(struct mailbox *mb, int wire, struct mailbox_msg **m_r,
 	m->wire = wire;
 	m->fd = -1;
 	m->mc = msgcache_new();
-	if (m->mc == NULL ||
+	m->dbuf = malloc(2 * (size_t)MSG_BUF);
+	m->wbuf = m->dbuf != NULL ? m->dbuf + MSG_BUF : NULL;
+	if (m->mc == NULL || m->dbuf == NULL ||
 	    maildir_base_new(&base, mb->host, mb->counter++, 0, 0, 0) < 0 ||
 	    str_appendf(&m->tmp, "%s/tmp/%s", mb->dir, base.s) < 0)
 		goto fail;
@@ -161,6 +170,10 @@ mailbox_msg_write(struct mailbox_msg *m, const void *p, size_t n)
 	const char *s = p;
 	size_t i;
 
+	if (m->finished) {
+		errno = EINVAL;
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		char c = s[i];
 
@@ -195,11 +208,13 @@ mailbox_msg_write(struct mailbox_msg *m, const void *p, size_t n)
 	return 0;
 }
 
-static int
-msg_finish_file(struct mailbox_msg *m, time_t idate)
+int
+mailbox_msg_finish(struct mailbox_msg *m, time_t idate)
 {
 	struct timespec ts[2];
 
+	if (m->finished)
+		return 0;
 	if (m->pending_cr) {
 		m->pending_cr = 0;
 		if (msg_put(m, "\r", 1, "\r", 1) < 0)
@@ -210,37 +225,54 @@ msg_finish_file(struct mailbox_msg *m, time_t idate)
 	/* The file's mtime carries the internal date for rebuilds. */
 	ts[0].tv_sec = ts[1].tv_sec = idate;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	if (futimens(m->fd, ts) < 0 || fsync(m->fd) < 0)
+	str_clear(&m->payload);
+	if (futimens(m->fd, ts) < 0 ||
+	    msgcache_finish(m->mc, m->raw, &m->payload) < 0)
 		return -1;
+	/* Start writing the file out now: when a batch commit later fsyncs
+	 * its messages one after the other, the first fsync's journal commit
+	 * carries the others' allocations, so theirs find little left to do.
+	 * Only a hint: fsync() still decides durability. */
+	(void)sync_file_range(m->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	msgcache_free(&m->mc);
+	free(m->dbuf);
+	m->dbuf = m->wbuf = NULL;
+	m->idate = idate;
+	m->finished = 1;
 	return 0;
 }
 
-/* Under the lock: name the file after its UID and link it in. */
+/* One directory a batch links into: new/ or cur/. */
+struct batch_dir {
+	int used;
+	struct stat before, after;
+};
+
+/* Under the lock: name the file after its UID and link it into new/ or
+ * cur/ (name_r: "new/..." or "cur/..."). */
 static int
 msg_link(struct mailbox_msg *m, uint32_t uid, unsigned flags, int to_cur,
-    struct str *name, struct stat *before, struct stat *after)
+    struct str *name_r)
 {
 	struct mailbox *mb = m->mb;
 	struct str base = STR_INIT, path = STR_INIT;
 	const char *sub = to_cur ? "cur" : "new";
 	int tries, rc = -1;
 
-	if (mailbox_path(mb, sub, &path) < 0 || stat(path.s, before) < 0)
-		goto out;
 	for (tries = 0; tries < 20; tries++) {
 		if (maildir_base_new(&base, mb->host, mb->counter++,
 		    m->disk_size, m->wire_size, uid) < 0)
 			goto out;
-		str_clear(name);
-		if (str_appendf(name, "%s/", sub) < 0)
+		str_clear(name_r);
+		if (str_appendf(name_r, "%s/", sub) < 0)
 			goto out;
 		if (to_cur) {
-			if (maildir_name_with_flags(name, base.s, base.len, flags,
-			    NULL) < 0)
+			if (maildir_name_with_flags(name_r, base.s, base.len,
+			    flags, NULL) < 0)
 				goto out;
-		} else if (str_append(name, base.s, base.len) < 0)
+		} else if (str_append(name_r, base.s, base.len) < 0)
 			goto out;
-		if (mailbox_path(mb, name->s, &path) < 0)
+		if (mailbox_path(mb, name_r->s, &path) < 0)
 			goto out;
 		if (link(m->tmp.s, path.s) == 0)
 			break;
@@ -251,8 +283,6 @@ msg_link(struct mailbox_msg *m, uint32_t uid, unsigned flags, int to_cur,
 		errno = EEXIST;
 		goto out;
 	}
-	if (mailbox_path(mb, sub, &path) < 0 || stat(path.s, after) < 0)
-		goto out;
 	rc = 0;
 out:
 	str_free(&base);
@@ -260,39 +290,277 @@ out:
 	return rc;
 }
 
-/* Under the lock: record the linked message in cache and index. */
+/* stat new/ (is_cur 0) or cur/ into st. */
 static int
-msg_record(struct mailbox_msg *m, struct index_record *r, struct str *payload,
-    const char *name, int to_cur, const struct stat *before,
-    const struct stat *after)
+dir_stat(struct mailbox *mb, int is_cur, struct stat *st)
 {
-	struct mailbox *mb = m->mb;
-	struct index_header h = mb->hdr;
-	uint64_t off;
+	struct str path = STR_INIT;
+	int rc = mailbox_path(mb, is_cur ? "cur" : "new", &path);
 
-	if (cache_item_add(payload, CI_NAME, name, strlen(name)) < 0 ||
-	    cache_append(mb->cache, CACHE_T_MESSAGE, r->uid, payload->s,
-	    payload->len, &off) < 0)
-		return -1;
-	r->cache_off = r->name_off = off;
-	h.cache_end = cache_entry_end(off, payload->len);
-	r->modseq = ++h.highestmodseq;
-	if (index_put(mb->ix, h.count, r) < 0)
-		return -1;
-	h.count++;
-	h.uidnext = r->uid + 1;
-	mailbox_count(&h, NULL, r);
-	/* Our own link moved the mtime: keep the record current unless
-	 * someone else had moved it before us (then the next sync looks). */
-	if ((to_cur ? h.cur_mtime_sec : h.new_mtime_sec) ==
-	    (int64_t)before->st_mtim.tv_sec &&
-	    (to_cur ? h.cur_mtime_nsec : h.new_mtime_nsec) ==
-	    (uint32_t)before->st_mtim.tv_nsec)
-		mailbox_dir_mtime_store(&h, !to_cur, after);
-	if (index_commit(mb->ix, &h) < 0)
-		return -1;
+	if (rc == 0)
+		rc = stat(path.s, st);
+	str_free(&path);
+	return rc;
+}
+
+/* Record a failure of item c: the first one's text goes to err. */
+static void __attribute__((format(printf, 4, 5)))
+item_fail(struct mailbox_commit *c, int e, struct str *err, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	c->error = e != 0 ? e : EIO;
+	if (err != NULL && err->len == 0) {
+		va_start(ap, fmt);
+		str_vappendf(err, fmt, ap);
+		va_end(ap);
+	}
+}
+
+/* Step 1, before the lock: every file complete and on disk. */
+static void
+batch_fsync(struct mailbox_commit *c, size_t n, struct str *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct mailbox_msg *m = c[i].msg;
+
+		if (c[i].error != 0)
+			continue;
+		if (mailbox_msg_finish(m, c[i].internal_date) < 0 ||
+		    fsync(m->fd) < 0)
+			item_fail(&c[i], errno, err, "writing %s: %s", m->tmp.s,
+			    strerror(errno));
+	}
+}
+
+/* Step 2, under the lock: link every message into its directory, giving
+ * UIDs from uidnext up; linked[i] says which made it. */
+static void
+batch_link(struct mailbox *mb, struct mailbox_commit *c, size_t n,
+    struct batch_dir *dirs, struct str *names, struct str *err)
+{
+	uint32_t uid = mb->hdr.uidnext;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct batch_dir *d = &dirs[c[i].to_cur != 0];
+
+		if (c[i].error != 0)
+			continue;
+		if (!d->used) {
+			if (dir_stat(mb, c[i].to_cur, &d->before) < 0) {
+				item_fail(&c[i], errno, err, "%s: link: %s",
+				    mb->dir, strerror(errno));
+				continue;
+			}
+			d->used = 1;
+		}
+		if (msg_link(c[i].msg, uid, c[i].flags, c[i].to_cur,
+		    &names[i]) < 0) {
+			item_fail(&c[i], errno, err, "%s: link: %s", mb->dir,
+			    strerror(errno));
+			continue;
+		}
+		c[i].uid = uid++;
+	}
+	for (i = 0; i < 2; i++)
+		if (dirs[i].used && dir_stat(mb, (int)i, &dirs[i].after) < 0)
+			dirs[i].after = dirs[i].before;	/* next sync looks */
+}
+
+/* Remove the link of item i (under the lock: nobody has seen it in the
+ * index, and the caller's retry must not duplicate). */
+static void
+batch_unlink(struct mailbox *mb, const struct str *name)
+{
+	struct str path = STR_INIT;
+
+	if (mailbox_path(mb, name->s, &path) == 0)
+		unlink(path.s);
+	str_free(&path);
+}
+
+/* Our own links moved the directories' mtimes: keep the record in h
+ * current unless someone else had moved one before us (then the next sync
+ * looks). */
+static void
+batch_mtimes(struct index_header *h, const struct batch_dir *dirs)
+{
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		if (!dirs[d].used)
+			continue;
+		if ((d ? h->cur_mtime_sec : h->new_mtime_sec) ==
+		    (int64_t)dirs[d].before.st_mtim.tv_sec &&
+		    (d ? h->cur_mtime_nsec : h->new_mtime_nsec) ==
+		    (uint32_t)dirs[d].before.st_mtim.tv_nsec)
+			mailbox_dir_mtime_store(h, !d, &dirs[d].after);
+	}
+}
+
+/* Step 3, under the lock: a cache entry and a record for every linked
+ * message, then one header write (the commit point).  A message whose
+ * cache entry or record fails is unlinked alone; a failed header write
+ * unlinks them all. */
+static void
+batch_record(struct mailbox *mb, struct mailbox_commit *c, size_t n,
+    const struct batch_dir *dirs, struct str *names, struct str *err)
+{
+	struct index_header h = mb->hdr;
+	struct index_record r;
+	uint64_t off;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct mailbox_msg *m = c[i].msg;
+
+		if (c[i].error != 0)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.uid = c[i].uid;
+		r.flags = (c[i].flags & MAIL_FLAGS_MASK) |
+		    (m->raw ? REC_RAW : 0) | (c[i].to_cur ? 0 : REC_IN_NEW);
+		r.internal_date = m->idate;
+		r.size = m->wire_size;
+		r.keywords = c[i].keywords;
+		if (cache_item_add(&m->payload, CI_NAME, names[i].s,
+		    names[i].len) < 0 ||
+		    cache_append(mb->cache, CACHE_T_MESSAGE, r.uid,
+		    m->payload.s, m->payload.len, &off) < 0) {
+			item_fail(&c[i], errno, err, "%s: index: %s", mb->dir,
+			    strerror(errno));
+			batch_unlink(mb, &names[i]);
+			continue;
+		}
+		r.cache_off = r.name_off = off;
+		r.modseq = h.highestmodseq + 1;
+		if (index_put(mb->ix, h.count, &r) < 0) {
+			item_fail(&c[i], errno, err, "%s: index: %s", mb->dir,
+			    strerror(errno));
+			batch_unlink(mb, &names[i]);
+			continue;
+		}
+		h.cache_end = cache_entry_end(off, m->payload.len);
+		h.highestmodseq = r.modseq;
+		h.count++;
+		h.uidnext = r.uid + 1;
+		mailbox_count(&h, NULL, &r);
+	}
+	batch_mtimes(&h, dirs);
+	if (h.count == mb->hdr.count)
+		return;		/* nothing recorded: nothing to commit */
+	if (index_commit(mb->ix, &h) < 0) {
+		int saved = errno;
+
+		for (i = 0; i < n; i++) {
+			if (c[i].error != 0)
+				continue;
+			item_fail(&c[i], saved, err, "%s: index: %s", mb->dir,
+			    strerror(saved));
+			batch_unlink(mb, &names[i]);
+		}
+		return;
+	}
 	mb->hdr = h;
-	return 0;
+}
+
+/* Step 4, after the lock: the tmp/ names go, and each directory linked
+ * into is fsynced once; until then nothing is reported committed. */
+static void
+batch_sync(struct mailbox *mb, struct mailbox_commit *c, size_t n,
+    const struct batch_dir *dirs, struct str *err)
+{
+	struct str path = STR_INIT;
+	int bad[2] = { 0, 0 }, d;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (c[i].error == 0) {
+			unlink(c[i].msg->tmp.s);
+			str_clear(&c[i].msg->tmp);	/* nothing to remove */
+		}
+	}
+	for (d = 0; d < 2; d++) {
+		if (!dirs[d].used)
+			continue;
+		if (mailbox_path(mb, d ? "cur" : "new", &path) < 0 ||
+		    fs_fsync_dir(path.s) < 0) {
+			bad[d] = errno != 0 ? errno : EIO;
+			if (err->len == 0)
+				str_appendf(err, "%s: fsync: %s", path.s,
+				    strerror(errno));
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (c[i].error == 0 && bad[c[i].to_cur != 0])
+			c[i].error = bad[c[i].to_cur != 0];
+	str_free(&path);
+}
+
+int
+mailbox_msg_commit_batch(struct mailbox_commit *c, size_t n, struct str *err)
+{
+	struct mailbox *mb = NULL;
+	struct batch_dir dirs[2];
+	struct str *names = NULL;
+	size_t i, ok = 0;
+	int first = 0;
+
+	memset(dirs, 0, sizeof(dirs));
+	for (i = 0; i < n; i++) {
+		c[i].uid = 0;
+		c[i].error = 0;
+		if (c[i].msg == NULL || (mb != NULL && c[i].msg->mb != mb))
+			item_fail(&c[i], EINVAL, err, "commit: %s",
+			    c[i].msg == NULL ? "no message" :
+			    "messages of two mailboxes");
+		else
+			mb = c[i].msg->mb;
+	}
+	if (mb != NULL && (names = calloc(n, sizeof(*names))) == NULL)
+		for (i = 0; i < n; i++)
+			item_fail(&c[i], errno, err, "commit: %s",
+			    strerror(errno));
+	if (names != NULL) {
+		batch_fsync(c, n, err);
+		if (mailbox_lock(mb) < 0) {
+			for (i = 0; i < n; i++)
+				if (c[i].error == 0)
+					item_fail(&c[i], errno, err,
+					    "%s: cannot lock: %s", mb->dir,
+					    strerror(errno));
+		} else {
+			if (mailbox_refresh(mb, err) < 0) {
+				for (i = 0; i < n; i++)
+					if (c[i].error == 0)
+						c[i].error = errno != 0 ?
+						    errno : EIO;
+			} else {
+				batch_link(mb, c, n, dirs, names, err);
+				batch_record(mb, c, n, dirs, names, err);
+			}
+			mailbox_unlock(mb);
+			batch_sync(mb, c, n, dirs, err);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (names != NULL)
+			str_free(&names[i]);
+		if (c[i].error == 0)
+			ok++;
+		else if (first == 0)
+			first = c[i].error;
+		mailbox_msg_abort(&c[i].msg);
+	}
+	free(names);
+	if (ok == n)
+		return 0;
+	errno = first;
+	return -1;
 }
 
 int
@@ -300,68 +568,19 @@ mailbox_msg_commit(struct mailbox_msg **mp, unsigned flags,
     uint64_t keywords, time_t idate, int to_cur, uint32_t *uid_r,
     struct str *err)
 {
-	struct mailbox_msg *m = *mp;
-	struct mailbox *mb = m->mb;
-	struct str payload = STR_INIT, name = STR_INIT, dir = STR_INIT;
-	struct index_record r;
-	struct stat before, after;
-	int rc = -1, linked = 0;
+	struct mailbox_commit c;
+	int rc;
 
-	if (msg_finish_file(m, idate) < 0 ||
-	    msgcache_finish(m->mc, m->raw, &payload) < 0) {
-		str_appendf(err, "writing %s: %s", m->tmp.s, strerror(errno));
-		goto out;
-	}
-	if (mailbox_lock(mb) < 0) {
-		str_appendf(err, "%s: cannot lock: %s", mb->dir, strerror(errno));
-		goto out;
-	}
-	if (mailbox_refresh(mb, err) < 0)
-		goto unlock;
-	memset(&r, 0, sizeof(r));
-	r.uid = mb->hdr.uidnext;
-	r.flags = (flags & MAIL_FLAGS_MASK) | (m->raw ? REC_RAW : 0) |
-	    (to_cur ? 0 : REC_IN_NEW);
-	r.internal_date = idate;
-	r.size = m->wire_size;
-	r.keywords = keywords;
-	if (msg_link(m, r.uid, flags, to_cur, &name, &before, &after) < 0) {
-		str_appendf(err, "%s: link: %s", mb->dir, strerror(errno));
-		goto unlock;
-	}
-	linked = 1;
-	if (msg_record(m, &r, &payload, name.s, to_cur, &before, &after) < 0) {
-		/* Undo the link while we still hold the lock: nobody can have
-		 * seen the file, and the caller's retry must not duplicate. */
-		int saved = errno;
-
-		str_appendf(err, "%s: index: %s", mb->dir, strerror(saved));
-		if (mailbox_path(mb, name.s, &dir) == 0)
-			unlink(dir.s);
-		linked = 0;
-		errno = saved;
-		goto unlock;
-	}
-	rc = 0;
-unlock:
-	mailbox_unlock(mb);
-	if (linked) {
-		unlink(m->tmp.s);
-		if (mailbox_path(mb, to_cur ? "cur" : "new", &dir) < 0 ||
-		    fs_fsync_dir(dir.s) < 0) {
-			str_appendf(err, "%s: fsync: %s", dir.s, strerror(errno));
-			rc = -1;
-		}
-	}
+	memset(&c, 0, sizeof(c));
+	c.msg = *mp;
+	c.flags = flags;
+	c.keywords = keywords;
+	c.internal_date = idate;
+	c.to_cur = to_cur;
+	*mp = NULL;
+	rc = mailbox_msg_commit_batch(&c, 1, err);
 	if (rc == 0 && uid_r != NULL)
-		*uid_r = r.uid;
-out:
-	str_free(&payload);
-	str_free(&name);
-	str_free(&dir);
-	if (linked)
-		str_clear(&m->tmp);	/* nothing left to remove */
-	mailbox_msg_abort(mp);
+		*uid_r = c.uid;
 	return rc;
 }
 
@@ -377,7 +596,9 @@ mailbox_msg_abort(struct mailbox_msg **mp)
 	if (m->tmp.len > 0)
 		unlink(m->tmp.s);
 	str_free(&m->tmp);
+	str_free(&m->payload);
 	msgcache_free(&m->mc);
+	free(m->dbuf);
 	free(m);
 	*mp = NULL;
 }

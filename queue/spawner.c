@@ -2,10 +2,12 @@
 /*
  * spawner: the root half of the queue (qmail-lspawn style).  It forks
  * queued with its privileges dropped to zest-queue, then serves queued's
- * requests over a socketpair: L runs deliver as root (deliver looks the
- * user up and becomes that user), M runs remote as zest-remote.  Nothing
- * here parses mail; requests are checked field by field and anything
- * malformed is logged and ignored.  See spawner(8) and docs/QUEUE.md.
+ * requests over a socketpair: L goes to the user's long-lived delivery
+ * worker, deliver -S, started as root (deliver looks the user up and
+ * becomes that user; spawner-local.c), M runs remote as zest-remote
+ * (spawner-remote.c).  Nothing here parses mail; requests are checked
+ * field by field and anything malformed is logged and ignored.  See
+ * spawner(8) and docs/QUEUE.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,59 +23,16 @@
 #include <unistd.h>
 
 #include "fs.h"
-#include "instance.h"
 #include "log.h"
 #include "priv.h"
-#include "qenv.h"
-#include "str.h"
+#include "spawner.h"
 
 #define SPAWNER_USER_QUEUE "zest-queue"
 #define SPAWNER_USER_REMOTE "zest-remote"
-#define SPAWNER_JOBS_MAX 2100		/* both concurrency limits, and some */
 #define SPAWNER_REQ_MAX 1024		/* an L or M line */
 #define SPAWNER_ENV_MAX (8u << 20)	/* the ENV text of one M request */
-#define SPAWNER_OUT_MAX 1000		/* a relayed line of output */
-#define SPAWNER_JOB_SECONDS 7200	/* a job running longer is killed */
 #define SPAWNER_FD 3			/* queued's end of the socketpair */
-
-enum job_kind { JOB_LOCAL = 'L', JOB_REMOTE = 'M' };
-
-struct job {
-	int used;
-	enum job_kind kind;
-	char num[20];		/* queued's job number, digits */
-	pid_t pid;
-	int out;		/* deliver's stderr / remote's stdout; -1 at EOF */
-	int exited;
-	int status;
-	int killed;		/* by the job timeout */
-	time_t started;
-	struct str buf;		/* L: the first line; M: a partial line */
-	int line_done;		/* M: the rest of a cut line is skipped */
-};
-
-struct spawner {
-	struct instance inst;
-	const char *conf_dir;	/* -C, passed on; NULL: installed conf */
-	uid_t quid, ruid;
-	gid_t qgid, rgid;
-	int remote_ok;		/* a remote user exists */
-	int msgdir;		/* queue/msg/, opened once queued made it */
-	struct str msgpath;
-	int sock;		/* to queued; -1 once it is gone */
-	pid_t queued;		/* 0 once reaped */
-	int queued_status;
-	int sigpipe[2];
-	struct str in, out;	/* socket buffers */
-	int in_env;		/* reading the ENV text of an M request */
-	int skipping;		/* discarding the rest of an over-long line */
-	struct qenv_req m;	/* that request */
-	int m_bad;		/* the request is refused after its ENV */
-	struct str env;		/* its ENV text */
-	struct job jobs[SPAWNER_JOBS_MAX];
-	size_t njobs;
-	char **envp;		/* the children's environment */
-};
+#define SPAWNER_POLL_MAX (SPAWNER_JOBS_MAX + SPAWNER_WORKERS_MAX + 2)
 
 /* The signal handlers' only way out: a byte into the self-pipe.  The fd is
  * kept where the handler can see it; set once before the handlers. */
@@ -173,9 +131,8 @@ child_exec(struct spawner *sp, const char *prog, char **args)
 	_exit(errno == ENOENT ? 69 : 71);
 }
 
-/* Put "-C DIR" into args at *n when there is an instance directory. */
-static void
-args_conf(struct spawner *sp, char **args, size_t *n)
+void
+spawner_args_conf(struct spawner *sp, char **args, size_t *n)
 {
 	if (sp->conf_dir != NULL) {
 		args[(*n)++] = (char *)"-C";
@@ -183,11 +140,12 @@ args_conf(struct spawner *sp, char **args, size_t *n)
 	}
 }
 
-/* Move fd to 10 or above so that the dup2()s of a child cannot clash. */
+/* Move fd to 10 or above so that the dup2()s of a child cannot clash
+ * (close-on-exec: only the dup2() copies reach the program). */
 static int
 fd_high(int fd)
 {
-	return fcntl(fd, F_DUPFD, 10);
+	return fcntl(fd, F_DUPFD_CLOEXEC, 10);
 }
 
 /* Fork queued: fd 3 is its end of the socketpair. */
@@ -204,14 +162,15 @@ start_queued(struct spawner *sp)
 		die("fork: %s", strerror(errno));
 	if (sp->queued == 0) {
 		if ((fd = fd_high(sv[1])) < 0 || dup2(fd, SPAWNER_FD) < 0 ||
-		    (fd = open("/dev/null", O_RDWR)) < 0 || dup2(fd, 0) < 0)
+		    (fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+		    dup2(fd, 0) < 0)
 			_exit(71);
 		if (priv_drop(sp->quid, sp->qgid, NULL) < 0) {
 			fprintf(stderr, "spawner: cannot become uid %ld: %s\n",
 			    (long)sp->quid, strerror(errno));
 			_exit(71);
 		}
-		args_conf(sp, args, &n);
+		spawner_args_conf(sp, args, &n);
 		args[n] = NULL;
 		child_exec(sp, "queued", args);
 	}
@@ -221,8 +180,8 @@ start_queued(struct spawner *sp)
 		die("fcntl: %s", strerror(errno));
 }
 
-static struct job *
-job_new(struct spawner *sp, enum job_kind kind, const char *num)
+struct job *
+spawner_job_new(struct spawner *sp, enum job_kind kind, const char *num)
 {
 	size_t i;
 
@@ -235,6 +194,9 @@ job_new(struct spawner *sp, enum job_kind kind, const char *num)
 		j->used = 1;
 		j->kind = kind;
 		j->out = -1;
+		j->msgfd = -1;
+		j->worker = -1;
+		j->next = -1;
 		j->started = time(NULL);
 		snprintf(j->num, sizeof j->num, "%s", num);
 		sp->njobs++;
@@ -243,19 +205,21 @@ job_new(struct spawner *sp, enum job_kind kind, const char *num)
 	return NULL;
 }
 
-static void
-job_free(struct spawner *sp, struct job *j)
+void
+spawner_job_free(struct spawner *sp, struct job *j)
 {
 	if (j->out >= 0)
 		close(j->out);
+	if (j->msgfd >= 0)
+		close(j->msgfd);
 	str_free(&j->buf);
+	str_free(&j->text);
 	j->used = 0;
 	sp->njobs--;
 }
 
-/* Queue a reply line for queued (dropped when queued is gone). */
-static void __attribute__((format(printf, 2, 3)))
-reply(struct spawner *sp, const char *fmt, ...)
+void
+spawner_reply(struct spawner *sp, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -267,10 +231,8 @@ reply(struct spawner *sp, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Open queue/msg/<id> for a child: a plain file of the queue user with
- * one link, never followed through a symlink. */
-static int
-open_msg(struct spawner *sp, const char *id)
+int
+spawner_open_msg(struct spawner *sp, const char *id)
 {
 	struct stat st;
 	int fd;
@@ -290,10 +252,8 @@ open_msg(struct spawner *sp, const char *id)
 	return fd;
 }
 
-/* Copy up to max bytes of s into out with control and 8-bit bytes made
- * '?': what queued gets is one clean line. */
-static void
-clean(struct str *out, const char *s, size_t n, size_t max)
+void
+spawner_clean(struct str *out, const char *s, size_t n, size_t max)
 {
 	size_t i;
 
@@ -306,163 +266,34 @@ clean(struct str *out, const char *s, size_t n, size_t max)
 	}
 }
 
-/* In a child: fd 0 from in, fd 1 from out (-1: /dev/null), fd 2 from err
- * (-1: keep), fd 3 from three (-1: none). */
+/* In a child: fd 0 from in, fd 1 from out (-1: /dev/null), fd 2 kept, fd
+ * 3 from three (-1: none). */
 static void
-child_fds(int in, int out, int err, int three)
+child_fds(int in, int out, int three)
 {
-	int null = open("/dev/null", O_RDWR);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	in = fd_high(in);
 	out = fd_high(out >= 0 ? out : null);
-	err = err >= 0 ? fd_high(err) : -1;
 	three = three >= 0 ? fd_high(three) : -1;
 	if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-	    (err >= 0 && dup2(err, 2) < 0) ||
 	    (three >= 0 && dup2(three, 3) < 0))
 		_exit(71);
 }
 
-/* Run prog for job j: fd 0 the message, fd 3 efd (-1: none), and its
- * stderr (L) or stdout (M) on a pipe the job reads; remote runs as the
- * remote user.  Returns 0 or -1 with errno. */
-static int
-job_spawn(struct spawner *sp, struct job *j, int msgfd, int efd,
-    const char *prog, char **args)
+pid_t
+spawner_spawn(struct spawner *sp, int in, int out, int three, uid_t as_uid,
+    gid_t as_gid, const char *prog, char **args)
 {
-	int p[2];
+	pid_t pid = fork();
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	if ((j->pid = fork()) < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (j->pid == 0) {
-		child_fds(msgfd, j->kind == JOB_REMOTE ? p[1] : -1,
-		    j->kind == JOB_LOCAL ? p[1] : -1, efd);
-		if (j->kind == JOB_REMOTE && geteuid() == 0 &&
-		    priv_drop(sp->ruid, sp->rgid, NULL) < 0)
-			_exit(71);
-		child_exec(sp, prog, args);
-	}
-	close(p[1]);
-	j->out = p[0];
-	fcntl(j->out, F_SETFL, O_NONBLOCK);
-	return 0;
-}
-
-/* L <job> <id> <user> <rcpt> <sender> */
-static void
-req_local(struct spawner *sp, const struct qenv_req *rq)
-{
-	char *args[12];
-	struct job *j;
-	size_t n = 1;
-	int fd;
-
-	if ((j = job_new(sp, JOB_LOCAL, rq->job)) == NULL) {
-		reply(sp, "%s 75 spawner: too many jobs\n", rq->job);
-		return;
-	}
-	args_conf(sp, args, &n);
-	args[n++] = (char *)"-w";
-	args[n++] = (char *)"-d";
-	args[n++] = (char *)rq->user;
-	args[n++] = (char *)"-a";
-	args[n++] = (char *)rq->rcpt;
-	args[n++] = (char *)"-f";
-	args[n++] = (char *)rq->sender;
-	args[n] = NULL;
-	if ((fd = open_msg(sp, rq->id)) < 0 ||
-	    job_spawn(sp, j, fd, -1, "deliver", args) < 0) {
-		log_err("job %s: msg/%s: %s", rq->job, rq->id, strerror(errno));
-		reply(sp, "%s 75 spawner: msg/%s: %s\n", rq->job, rq->id,
-		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		job_free(sp, j);
-		return;
-	}
-	close(fd);
-	log_debug("job %s: deliver %s to %s (pid %ld)", rq->job, rq->id,
-	    rq->rcpt, (long)j->pid);
-}
-
-/* Answer every recipient of an M request with one temporary failure. */
-static void
-remote_refuse(struct spawner *sp, size_t nrcpt, const char *text)
-{
-	size_t i;
-
-	for (i = 0; i < nrcpt; i++)
-		reply(sp, "%s %zu %s\n", sp->m.job, i, text);
-	reply(sp, "%s done\n", sp->m.job);
-}
-
-/* The ENV text in a sealed-off memory file for remote's fd 3. */
-static int
-env_file(const struct str *env)
-{
-	int fd = memfd_create("zest-env", MFD_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	if (fs_write_all(fd, env->s, env->len) < 0 ||
-	    lseek(fd, 0, SEEK_SET) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* The ENV of an M request is complete: run remote. */
-static void
-req_remote(struct spawner *sp)
-{
-	struct str prog = STR_INIT;
-	struct job *j = NULL;
-	char *args[8], *p;
-	size_t n = 1, nrcpt = 0;
-	int fd = -1, efd = -1;
-
-	/* remote checks the ENV text; here only its R lines are counted */
-	for (p = sp->env.s; p != NULL && (p = strstr(p, "\nR")); p++)
-		nrcpt++;
-	if (sp->m_bad || nrcpt == 0) {
-		log_warn("job '%s': malformed M request", sp->m.job);
-		if (sp->m.job[0] != '\0')
-			reply(sp, "%s done\n", sp->m.job);
-		goto out;
-	}
-	str_appendf(&prog, "%s/remote", sp->inst.libexec_dir);
-	if (!sp->remote_ok || access(prog.s, X_OK) < 0) {
-		remote_refuse(sp, nrcpt, "451 4.4.1 remote not installed");
-		goto out;
-	}
-	if ((j = job_new(sp, JOB_REMOTE, sp->m.job)) == NULL) {
-		remote_refuse(sp, nrcpt, "451 4.3.0 spawner: too many jobs");
-		goto out;
-	}
-	args_conf(sp, args, &n);
-	args[n++] = sp->m.domain;
-	args[n] = NULL;
-	if ((fd = open_msg(sp, sp->m.id)) < 0 || (efd = env_file(&sp->env)) < 0
-	    || job_spawn(sp, j, fd, efd, "remote", args) < 0) {
-		log_err("job %s: %s", sp->m.job, strerror(errno));
-		remote_refuse(sp, nrcpt, "451 4.3.0 spawner: cannot start "
-		    "remote");
-		job_free(sp, j);
-		goto out;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (efd >= 0)
-		close(efd);
-	str_free(&prog);
-	str_clear(&sp->env);
+	if (pid != 0)
+		return pid;
+	child_fds(in, out, three);
+	if (as_uid != (uid_t)-1 && geteuid() == 0 &&
+	    priv_drop(as_uid, as_gid, NULL) < 0)
+		_exit(71);
+	child_exec(sp, prog, args);
 }
 
 /* One complete line from queued (without its LF). */
@@ -474,7 +305,7 @@ request(struct spawner *sp, char *line, size_t len)
 	if (sp->in_env) {
 		if (len == 1 && line[0] == '.') {
 			sp->in_env = 0;
-			req_remote(sp);
+			remote_request(sp);
 		} else if (sp->env.len + len + 1 > SPAWNER_ENV_MAX ||
 		    str_append(&sp->env, line, len) < 0 ||
 		    str_appendc(&sp->env, '\n') < 0)
@@ -482,7 +313,7 @@ request(struct spawner *sp, char *line, size_t len)
 		return;
 	}
 	if (qenv_req_parse(line, len, &rq) == 0 && rq.kind == 'L') {
-		req_local(sp, &rq);
+		local_request(sp, &rq);
 	} else if (len > 0 && line[0] == 'M') {
 		/* its ENV follows whether or not the line parsed */
 		sp->in_env = 1;
@@ -492,7 +323,7 @@ request(struct spawner *sp, char *line, size_t len)
 	} else {
 		log_warn("malformed request for job '%s' ignored", rq.job);
 		if (rq.job[0] != '\0')
-			reply(sp, "%s 64 spawner: malformed request\n",
+			spawner_reply(sp, "%s 64 spawner: malformed request\n",
 			    rq.job);
 	}
 }
@@ -550,66 +381,13 @@ sock_write(struct spawner *sp)
 	str_truncate(&sp->out, sp->out.len - (size_t)n);
 }
 
-/* Relay the complete lines remote printed (one prefixed line each). */
-static void
-remote_lines(struct spawner *sp, struct job *j, int final)
-{
-	struct str line = STR_INIT;
-	char *nl;
-	size_t n;
-
-	while (j->buf.len > 0) {
-		nl = memchr(j->buf.s, '\n', j->buf.len);
-		if (nl == NULL && !final && j->buf.len < SPAWNER_OUT_MAX)
-			break;
-		n = nl != NULL ? (size_t)(nl - j->buf.s) : j->buf.len;
-		str_clear(&line);
-		if (!j->line_done)	/* not the tail of a cut line */
-			clean(&line, j->buf.s, n, SPAWNER_OUT_MAX);
-		j->line_done = nl == NULL;
-		if (line.len > 0)
-			reply(sp, "%s %s\n", j->num, line.s);
-		n = nl != NULL ? n + 1 : j->buf.len;
-		memmove(j->buf.s, j->buf.s + n, j->buf.len - n);
-		str_truncate(&j->buf, j->buf.len - n);
-	}
-	str_free(&line);
-}
-
-/* Read a child's output: deliver's first line of stderr, or remote's
- * result lines. */
-static void
-job_read(struct spawner *sp, struct job *j)
-{
-	char buf[4096];
-	ssize_t n = read(j->out, buf, sizeof buf);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		close(j->out);
-		j->out = -1;
-		if (j->kind == JOB_REMOTE)
-			remote_lines(sp, j, 1);
-		return;
-	}
-	if (j->kind == JOB_REMOTE) {
-		str_append(&j->buf, buf, (size_t)n);
-		remote_lines(sp, j, 0);
-	} else if (j->buf.len < SPAWNER_OUT_MAX) {
-		/* deliver's first line is kept (clean() stops at its end) */
-		str_append(&j->buf, buf, (size_t)n);
-	}
-}
-
-/* A job whose child has exited and whose output is read is answered; one
- * that has run too long is killed. */
+/* An M job whose remote has exited and whose output is read is answered;
+ * one that has run too long is killed.  (L jobs: spawner-local.c.) */
 static void
 job_finish(struct spawner *sp, struct job *j, time_t now)
 {
-	struct str text = STR_INIT;
-	int code;
-
+	if (j->kind != JOB_REMOTE)
+		return;
 	if (!j->exited && !j->killed && now - j->started > SPAWNER_JOB_SECONDS) {
 		log_warn("job %s: running for too long, killed", j->num);
 		kill(j->pid, SIGKILL);
@@ -617,23 +395,8 @@ job_finish(struct spawner *sp, struct job *j, time_t now)
 	}
 	if (!j->exited || j->out >= 0)
 		return;
-	if (j->kind == JOB_REMOTE) {
-		reply(sp, "%s done\n", j->num);
-	} else {
-		if (WIFEXITED(j->status)) {
-			code = WEXITSTATUS(j->status);
-			clean(&text, str_cstr(&j->buf), j->buf.len,
-			    SPAWNER_OUT_MAX);
-		} else {
-			code = 75;
-			str_appendf(&text, "deliver %s by signal %d",
-			    j->killed ? "timed out, killed" : "killed",
-			    WTERMSIG(j->status));
-		}
-		reply(sp, "%s %d %s\n", j->num, code, str_cstr(&text));
-	}
-	str_free(&text);
-	job_free(sp, j);
+	spawner_reply(sp, "%s done\n", j->num);
+	spawner_job_free(sp, j);
 }
 
 /* Collect every exited child. */
@@ -650,8 +413,11 @@ reap(struct spawner *sp)
 			sp->queued_status = st;
 			continue;
 		}
+		if (local_reaped(sp, pid, st))
+			continue;
 		for (i = 0; i < SPAWNER_JOBS_MAX; i++) {
-			if (sp->jobs[i].used && sp->jobs[i].pid == pid) {
+			if (sp->jobs[i].used && sp->jobs[i].kind == JOB_REMOTE &&
+			    sp->jobs[i].pid == pid) {
 				sp->jobs[i].exited = 1;
 				sp->jobs[i].status = st;
 				break;
@@ -698,12 +464,14 @@ setup_signals(struct spawner *sp)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* One round: wait for something, then handle it. */
-static void
-loop_once(struct spawner *sp, struct pollfd *pfd)
+/* The poll set: the self-pipe, queued, remote outputs, workers.  map[i]
+ * is pfd[i]'s remote job, wmap[i] its worker. */
+static size_t
+poll_set(struct spawner *sp, struct pollfd *pfd, struct job **map,
+    struct worker **wmap, int *timeout)
 {
-	struct job *jmap[SPAWNER_JOBS_MAX];
-	size_t i, n = 0;
+	size_t i, n = 0, first;
+	int t;
 
 	pfd[n].fd = sp->sigpipe[0];
 	pfd[n++].events = POLLIN;
@@ -711,18 +479,47 @@ loop_once(struct spawner *sp, struct pollfd *pfd)
 		pfd[n].fd = sp->sock;
 		pfd[n++].events = POLLIN | (sp->out.len ? POLLOUT : 0);
 	}
+	for (i = 0; i < n; i++) {
+		map[i] = NULL;
+		wmap[i] = NULL;
+	}
 	for (i = 0; i < SPAWNER_JOBS_MAX; i++) {
 		if (sp->jobs[i].used && sp->jobs[i].out >= 0) {
-			jmap[n] = &sp->jobs[i];
+			map[n] = &sp->jobs[i];
+			wmap[n] = NULL;
 			pfd[n].fd = sp->jobs[i].out;
 			pfd[n++].events = POLLIN;
 		}
 	}
-	if (poll(pfd, n, sp->njobs ? 10000 : 60000) < 0 && errno != EINTR)
+	first = n;
+	t = local_poll(sp, pfd, wmap, &n);
+	for (i = first; i < n; i++)
+		map[i] = NULL;
+	*timeout = sp->njobs ? 10000 : 60000;
+	if (t >= 0 && t < *timeout)
+		*timeout = t;
+	return n;
+}
+
+/* One round: wait for something, then handle it. */
+static void
+loop_once(struct spawner *sp, struct pollfd *pfd, struct job **map,
+    struct worker **wmap)
+{
+	size_t i, n;
+	int timeout;
+
+	n = poll_set(sp, pfd, map, wmap, &timeout);
+	if (poll(pfd, n, timeout) < 0 && errno != EINTR)
 		die("poll: %s", strerror(errno));
-	for (i = 2 - (sp->sock < 0); i < n; i++)
-		if (pfd[i].revents)
-			job_read(sp, jmap[i]);
+	for (i = 1; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		if (map[i] != NULL)
+			remote_read(sp, map[i]);
+		else if (wmap[i] != NULL)
+			local_event(sp, wmap[i], pfd[i].revents);
+	}
 	if (pfd[0].revents)
 		signals(sp);
 	if (sp->sock >= 0 && (pfd[1].revents & POLLOUT))
@@ -735,6 +532,7 @@ loop_once(struct spawner *sp, struct pollfd *pfd)
 	for (i = 0; i < SPAWNER_JOBS_MAX; i++)
 		if (sp->jobs[i].used)
 			job_finish(sp, &sp->jobs[i], time(NULL));
+	local_tick(sp, time(NULL));
 }
 
 /* Write the pid file (removed at exit when it is still ours). */
@@ -764,9 +562,34 @@ setup(struct spawner *sp, const char *dir)
 	if (str_appendf(&sp->msgpath, "%s/msg", sp->inst.queue_dir) < 0)
 		die("out of memory");
 	sp->msgdir = -1;
+	/* queued keeps at most local_concurrency local jobs in flight, so
+	 * as many workers are busy at most; a few idle ones are kept */
+	sp->workers_max = (size_t)conf_num(sp->inst.conf, "local_concurrency") +
+	    SPAWNER_IDLE_KEEP;
+	if (sp->workers_max > SPAWNER_WORKERS_MAX)
+		sp->workers_max = SPAWNER_WORKERS_MAX;
 	str_free(&err);
 	if (chdir("/") < 0)
 		die("chdir /: %s", strerror(errno));
+}
+
+/* Everything main allocated, at exit (so that leak checkers see none). */
+static void
+spawner_free(struct spawner *sp)
+{
+	size_t i;
+
+	for (i = 0; sp->envp[i] != NULL; i++)
+		free(sp->envp[i]);
+	free(sp->envp);
+	if (sp->msgdir >= 0)
+		close(sp->msgdir);
+	str_free(&sp->msgpath);
+	str_free(&sp->in);
+	str_free(&sp->out);
+	str_free(&sp->env);
+	instance_close(&sp->inst);
+	free(sp);
 }
 
 int
@@ -774,6 +597,8 @@ main(int argc, char **argv)
 {
 	struct spawner *sp;
 	struct pollfd *pfd;
+	struct job **map;
+	struct worker **wmap;
 	const char *dir = NULL, *pidfile = NULL;
 	int c;
 
@@ -792,8 +617,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	sp = calloc(1, sizeof *sp);
-	pfd = calloc(SPAWNER_JOBS_MAX + 2, sizeof *pfd);
-	if (sp == NULL || pfd == NULL)
+	pfd = calloc(SPAWNER_POLL_MAX, sizeof *pfd);
+	map = calloc(SPAWNER_POLL_MAX, sizeof *map);
+	wmap = calloc(SPAWNER_POLL_MAX, sizeof *wmap);
+	if (sp == NULL || pfd == NULL || map == NULL || wmap == NULL)
 		die("out of memory");
 	umask(077);
 	setup(sp, dir);
@@ -803,8 +630,9 @@ main(int argc, char **argv)
 		pidfile_write(pidfile);
 	log_open("spawner", sp->inst.log_stderr);
 	log_info("started queued (pid %ld)", (long)sp->queued);
-	while (sp->sock >= 0 || sp->queued > 0 || sp->njobs > 0)
-		loop_once(sp, pfd);
+	while (sp->sock >= 0 || sp->queued > 0 || sp->njobs > 0 ||
+	    sp->nworkers > 0)
+		loop_once(sp, pfd, map, wmap);
 	log_info("queued exited (status %d): stopping",
 	    WIFEXITED(sp->queued_status) ? WEXITSTATUS(sp->queued_status) :
 	    128 + WTERMSIG(sp->queued_status));
@@ -812,6 +640,10 @@ main(int argc, char **argv)
 	if (pidfile != NULL && fs_read_file(pidfile, 64, &sp->in) == 0 &&
 	    strtol(str_cstr(&sp->in), NULL, 10) == (long)getpid())
 		unlink(pidfile);
-	return WIFEXITED(sp->queued_status) ?
-	    WEXITSTATUS(sp->queued_status) : 1;
+	c = WIFEXITED(sp->queued_status) ? WEXITSTATUS(sp->queued_status) : 1;
+	spawner_free(sp);
+	free(pfd);
+	free(map);
+	free(wmap);
+	return c;
 }
