@@ -51,7 +51,7 @@ LIBZEST  := $(BUILD)/lib/libzest.a
 # Programs: name -> sources.  zest goes to sbin, the others to libexec.
 # A program whose sources do not exist yet is left out.
 ALL_PROGRAMS := zest deliver smtpd queue-inject queued spawner remote \
-	listen sendmail imapd pop3d
+	listen sendmail imapd imapd-session pop3d pop3d-session
 zest_SRCS         := $(sort $(wildcard zest/*.c))
 deliver_SRCS      := $(sort $(wildcard deliver/*.c))
 smtpd_SRCS        := $(sort $(wildcard smtpd/*.c))
@@ -61,8 +61,14 @@ spawner_SRCS      := $(sort $(wildcard queue/spawner*.c))
 remote_SRCS       := $(sort $(wildcard remote/*.c))
 listen_SRCS       := $(sort $(wildcard listen/*.c))
 sendmail_SRCS     := $(sort $(wildcard sendmail/*.c))
-imapd_SRCS        := $(sort $(wildcard imapd/*.c))
-pop3d_SRCS        := $(sort $(wildcard pop3d/*.c))
+# imapd is the login half (checker, pre-login); imapd-session the rest,
+# linked without OpenSSL and libsasl2 (see imapd/session-main.c).
+IMAPD_LOGIN_SRCS  := imapd/main.c imapd/prelogin.c
+imapd_SRCS        := $(wildcard $(IMAPD_LOGIN_SRCS) imapd/common.c)
+imapd-session_SRCS := $(filter-out $(IMAPD_LOGIN_SRCS),$(sort $(wildcard imapd/*.c)))
+POP3D_LOGIN_SRCS  := pop3d/main.c pop3d/prelogin.c
+pop3d_SRCS        := $(wildcard $(POP3D_LOGIN_SRCS) pop3d/common.c)
+pop3d-session_SRCS := $(filter-out $(POP3D_LOGIN_SRCS),$(sort $(wildcard pop3d/*.c)))
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $($(p)_SRCS),$(p)))
 
 BINS := $(PROGRAMS:%=$(BUILD)/bin/%)

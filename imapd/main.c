@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * imapd [-C DIR] [-T] [-v]: serve one IMAP connection on fd 0/1 (see
- * imapd(8)); -T for implicit TLS (port 993).  imapd -S is the session
- * process the login checker starts after a verified login; it is not meant
- * to be run by hand.
+ * imapd(8)); -T for implicit TLS (port 993).  After a verified login the
+ * checker becomes imapd-session (session-main.c), shown as "imapd -S".
  */
 #include <errno.h>
 #include <limits.h>
@@ -64,31 +63,6 @@ main_tls(const struct instance *inst, int implicit)
 	return ctx;
 }
 
-/* The argument vector of the session program: this very binary. */
-static char **
-main_session_argv(const struct instance *inst, int verbose)
-{
-	static char exe[PATH_MAX];
-	static char *argv[6];
-	ssize_t n;
-	int i = 0;
-
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		main_unavailable("cannot find my own program (/proc/self/exe)");
-	exe[n] = '\0';
-	argv[i++] = exe;
-	argv[i++] = "-S";
-	if (inst->dir != NULL) {
-		argv[i++] = "-C";
-		argv[i++] = inst->dir;
-	}
-	if (verbose)
-		argv[i++] = "-v";
-	argv[i] = NULL;
-	return argv;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -96,13 +70,11 @@ main(int argc, char **argv)
 	struct login_config cfg;
 	struct str err = STR_INIT;
 	const char *dir = NULL;
-	int c, implicit = 0, session = 0, verbose = 0, rc;
+	int c, implicit = 0, verbose = 0, rc;
 
-	while ((c = getopt(argc, argv, "C:STv")) != -1) {
+	while ((c = getopt(argc, argv, "C:Tv")) != -1) {
 		if (c == 'C')
 			dir = optarg;
-		else if (c == 'S')
-			session = 1;
 		else if (c == 'T')
 			implicit = 1;
 		else if (c == 'v')
@@ -115,19 +87,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_set_debug(verbose);
 	log_open("imapd", 0);
-	if (session && getenv("ZEST_SESSION") != NULL)
-		log_set_session(getenv("ZEST_SESSION"));
 	if (instance_open(dir, &inst, &err) < 0)
 		main_unavailable(str_cstr(&err));
 	if (inst.log_stderr)
 		log_open("imapd", 1);
-	if (session) {
-		if (geteuid() == 0)
-			main_unavailable("the session must not run as root");
-		rc = imapd_session(&inst);
-		instance_close(&inst);
-		return rc;
-	}
 	memset(&cfg, 0, sizeof cfg);
 	cfg.inst = &inst;
 	cfg.service = "imapd";
@@ -141,7 +104,10 @@ main(int argc, char **argv)
 	    1000;
 	cfg.pbs_minutes = (unsigned)conf_num(inst.conf,
 	    "pop_before_smtp_minutes");
-	cfg.session_argv = main_session_argv(&inst, verbose);
+	cfg.session_argv = login_session_argv(&inst, "imapd", verbose,
+	    &cfg.session_prog);
+	if (cfg.session_argv == NULL)
+		main_unavailable("cannot find my own program (/proc/self/exe)");
 	cfg.child_init = main_sasl_init;
 	cfg.prelogin = imapd_prelogin;
 	cfg.arg = NULL;

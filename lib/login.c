@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -260,34 +261,37 @@ login_client_start(struct login_client *lc, const char *user,
 	return LOGIN_YES;
 }
 
-/* ---- the session side ---- */
-
-int
-login_session_pending(struct io *io)
+char **
+login_session_argv(const struct instance *inst, const char *daemon,
+    int verbose, const char **prog_r)
 {
-	size_t room = sizeof io->rbuf - io->rlen;
+	static char exe[PATH_MAX];
+	static char *argv[6];
+	char *slash;
 	ssize_t n;
+	int i = 0;
 
-	for (;;) {
-		if (room == 0) {
-			close(3);
-			errno = E2BIG;
-			return -1;
-		}
-		n = read(3, io->rbuf + io->rlen, room);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			close(3);
-			return errno == EBADF ? 0 : -1;
-		}
-		if (n == 0)
-			break;
-		io->rlen += (size_t)n;
-		room -= (size_t)n;
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL || (size_t)(slash + 1 - exe) + strlen(daemon) +
+	    sizeof("-session") > sizeof exe)
+		return NULL;
+	snprintf(slash + 1, sizeof exe - (size_t)(slash + 1 - exe),
+	    "%s-session", daemon);
+	*prog_r = exe;
+	argv[i++] = (char *)daemon;
+	argv[i++] = "-S";
+	if (inst->dir != NULL) {
+		argv[i++] = "-C";
+		argv[i++] = inst->dir;
 	}
-	close(3);
-	return 0;
+	if (verbose)
+		argv[i++] = "-v";
+	argv[i] = NULL;
+	return argv;
 }
 
 /* ---- the checker ---- */
@@ -300,7 +304,6 @@ struct login_conn {
 	char challenge[LOGIN_CHALLENGE_MAX];
 	char sid[LOG_SID_MAX];
 	pid_t prelogin;
-	pid_t session;
 	int root;
 };
 
@@ -313,8 +316,8 @@ login_dup(int fd, int want)
 	return dup2(fd, want) < 0 ? -1 : 0;
 }
 
-/* In the forked session child: descriptors, environment, ids, exec. */
-static void
+/* Become the session program: descriptors, environment, ids, exec. */
+static void __attribute__((noreturn))
 session_exec(struct login_conn *lc, const struct user *u,
     const struct login_start *st, int cfd, int pfd)
 {
@@ -341,32 +344,60 @@ session_exec(struct login_conn *lc, const struct user *u,
 		log_err("%s: %s", u->maildir, strerror(errno));
 		_exit(LOGIN_EX_TEMPFAIL);
 	}
-	execv(cfg->session_argv[0], cfg->session_argv);
-	log_err("exec %s: %s", cfg->session_argv[0], strerror(errno));
+	execv(cfg->session_prog != NULL ? cfg->session_prog :
+	    cfg->session_argv[0], cfg->session_argv);
+	log_err("exec %s: %s", cfg->session_prog != NULL ? cfg->session_prog :
+	    cfg->session_argv[0], strerror(errno));
 	_exit(LOGIN_EX_TEMPFAIL);
 }
 
-/* Start the session of the verified user; *sfd_r is the pre-login's end
- * of the relay socketpair (proxy) or -1.  Returns 0 or -1. */
+/* What the checker keeps between accepting an 'L' request and becoming
+ * the session. */
+struct login_ready {
+	struct user u;
+	int pfd;		/* read end of the pending-bytes pipe */
+	int cfd;		/* the session's client: 0, or its end of the
+				 * relay socketpair */
+	int proxy;
+	char *resume;
+};
+
+static void
+ready_free(struct login_ready *rd)
+{
+	if (rd->pfd >= 0)
+		close(rd->pfd);
+	if (rd->cfd > 0)
+		close(rd->cfd);
+	users_free(&rd->u);
+	free(rd->resume);
+	rd->pfd = rd->cfd = -1;
+	rd->resume = NULL;
+}
+
+/* Prepare the session of the verified user: its users entry, the pipe
+ * holding the pending bytes and, with TLS, the relay socketpair, whose
+ * pre-login end goes to *sfd_r (else -1).  Returns 0 or -1. */
 static int
-session_start(struct login_conn *lc, const struct login_start *st,
-    int *sfd_r)
+session_prepare(struct login_conn *lc, const struct login_start *st,
+    struct login_ready *rd, int *sfd_r)
 {
 	struct str err = STR_INIT;
-	struct user u;
 	int pp[2] = { -1, -1 }, sp[2] = { -1, -1 }, r = -1;
-	pid_t pid;
 
 	*sfd_r = -1;
-	memset(&u, 0, sizeof u);
-	if (users_lookup(lc->cfg->inst, st->user, &u, &err) != 1) {
+	memset(rd, 0, sizeof *rd);
+	rd->pfd = rd->cfd = -1;
+	if (users_lookup(lc->cfg->inst, st->user, &rd->u, &err) != 1) {
 		log_err("user %s: %s", st->user, err.len ? err.s : "gone");
 		goto out;
 	}
-	if (lc->root && u.uid == 0) {
-		log_err("user %s has uid 0: refused", u.name);
+	if (lc->root && rd->u.uid == 0) {
+		log_err("user %s has uid 0: refused", rd->u.name);
 		goto out;
 	}
+	if ((rd->resume = strdup(st->resume)) == NULL)
+		goto out;
 	/* the pending bytes are at most a read buffer: the pipe takes them
 	 * without a reader */
 	if (pipe2(pp, O_CLOEXEC) < 0 || (st->npending > 0 &&
@@ -374,37 +405,61 @@ session_start(struct login_conn *lc, const struct login_start *st,
 		goto out;
 	close(pp[1]);
 	pp[1] = -1;
-	if (st->proxy && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    sp) < 0)
-		goto out;
-	if ((pid = fork()) < 0)
-		goto out;
-	if (pid == 0)
-		session_exec(lc, &u, st, st->proxy ? sp[1] : 0, pp[0]);
-	lc->session = pid;
-	log_info("login: %s, session pid %ld%s", u.name, (long)pid,
+	rd->pfd = pp[0];
+	pp[0] = -1;
+	rd->proxy = st->proxy;
+	rd->cfd = 0;
+	if (st->proxy) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+			goto out;
+		rd->cfd = sp[1];
+		*sfd_r = sp[0];
+		sp[0] = sp[1] = -1;
+	}
+	log_info("login: %s, session pid %ld%s", rd->u.name, (long)getpid(),
 	    st->proxy ? " (TLS relayed by the pre-login process)" : "");
 	if (lc->cfg->pbs_minutes > 0 && lc->ip[0] != '\0' &&
 	    login_pbs_record(lc->cfg->inst, lc->ip, lc->cfg->pbs_minutes) < 0)
 		log_warn("POP-before-SMTP record for %s: %s", lc->ip,
 		    strerror(errno));
-	if (st->proxy) {
-		*sfd_r = sp[0];
-		sp[0] = -1;
-	}
 	r = 0;
 out:
 	if (pp[0] >= 0)
 		close(pp[0]);
 	if (pp[1] >= 0)
 		close(pp[1]);
-	if (sp[0] >= 0)
-		close(sp[0]);
-	if (sp[1] >= 0)
-		close(sp[1]);
-	users_free(&u);
+	if (r < 0)
+		ready_free(rd);
 	str_free(&err);
 	return r;
+}
+
+/*
+ * Become the session: the checker's process (the one listen, inetd or
+ * tcpserver started, whose exit they wait for) execs the session program
+ * as the user, so a logged-in connection is one process (two with TLS:
+ * the pre-login child stays as the relay).  Without TLS the pre-login
+ * child exits as soon as it has the 'Y': reap it first; with TLS it lives
+ * as long as the session and is reaped by the kernel when it ends
+ * (SIGCHLD ignored across the exec).  Never returns.
+ */
+static void __attribute__((noreturn))
+session_become(struct login_conn *lc, struct login_ready *rd, int sock)
+{
+	struct login_start st;
+
+	close(sock);
+	if (!rd->proxy && lc->prelogin > 0) {
+		while (waitpid(lc->prelogin, NULL, 0) < 0 && errno == EINTR)
+			;
+		lc->prelogin = 0;
+	} else {
+		(void)signal(SIGCHLD, SIG_IGN);
+	}
+	memset(&st, 0, sizeof st);
+	st.proxy = rd->proxy;
+	st.resume = rd->resume;
+	session_exec(lc, &rd->u, &st, rd->cfd, rd->pfd);
 }
 
 /* The client socket is the session's (or the pre-login's) now: drop the
@@ -422,29 +477,31 @@ checker_release_client(void)
 	}
 }
 
-/* Serve the pre-login's requests until it is done. */
+/* Serve the pre-login's requests until it is done; after a verified
+ * login this process becomes the session (session_become). */
 static void
 checker_loop(struct login_conn *lc, int fd)
 {
 	const struct login_config *cfg = lc->cfg;
 	struct login_checker c;
 	struct login_start st;
+	struct login_ready rd;
 	struct str buf = STR_INIT, reason = STR_INIT;
 	unsigned char type, reply;
 	const char *f[1];
 	size_t len[1];
-	int r, sfd;
+	int r, sfd, ready;
 
 	login_checker_init(&c, login_users_backend(), (void *)cfg->inst,
 	    lc->challenge, cfg->max_failures, cfg->delay_ms);
 	while (login_frame_recv(fd, &type, &buf, NULL) == 1) {
 		sfd = -1;
+		ready = 0;
 		r = login_checker_handle(&c, type, buf.s, buf.len, &reply,
 		    &reason, &st);
 		if (r == 1) {
-			reply = session_start(lc, &st, &sfd) == 0 ? 'Y' : 'T';
-			if (reply == 'Y')
-				checker_release_client();
+			ready = session_prepare(lc, &st, &rd, &sfd) == 0;
+			reply = ready ? 'Y' : 'T';
 			free(st.user);
 			free(st.resume);
 		}
@@ -455,9 +512,19 @@ checker_loop(struct login_conn *lc, int fd)
 			    "authentication failed", str_cstr(&reason));
 		f[0] = reason.s != NULL ? reason.s : "";
 		len[0] = reason.len;
-		(void)login_frame_send(fd, reply, 1, f, len, sfd);
+		if (login_frame_send(fd, reply, 1, f, len, sfd) < 0 && ready) {
+			log_err("the pre-login process is gone: no session");
+			ready_free(&rd);
+			ready = 0;
+		}
 		if (sfd >= 0)
 			close(sfd);
+		if (ready) {
+			login_checker_free(&c);
+			str_free(&buf);
+			str_free(&reason);
+			session_become(lc, &rd, fd);
+		}
 		if (r < 0 || c.started)
 			break;
 	}
@@ -466,7 +533,8 @@ checker_loop(struct login_conn *lc, int fd)
 	str_free(&reason);
 }
 
-/* Wait for both children; the session's status is the result. */
+/* No session started: wait for the pre-login child; its status is the
+ * result. */
 static int
 checker_wait(struct login_conn *lc)
 {
@@ -474,15 +542,11 @@ checker_wait(struct login_conn *lc)
 	pid_t pid;
 
 	while ((pid = wait(&st)) > 0 || (pid < 0 && errno == EINTR)) {
-		if (pid == lc->session)
-			rc = WIFEXITED(st) ? WEXITSTATUS(st) :
-			    LOGIN_EX_SOFTWARE;
-		else if (pid == lc->prelogin && lc->session == 0)
-			rc = WIFEXITED(st) ? WEXITSTATUS(st) :
-			    LOGIN_EX_SOFTWARE;
-		if (pid > 0 && WIFSIGNALED(st))
-			log_warn("%s process %ld died of signal %d",
-			    pid == lc->session ? "session" : "pre-login",
+		if (pid != lc->prelogin)
+			continue;
+		rc = WIFEXITED(st) ? WEXITSTATUS(st) : LOGIN_EX_SOFTWARE;
+		if (WIFSIGNALED(st))
+			log_warn("pre-login process %ld died of signal %d",
 			    (long)pid, WTERMSIG(st));
 	}
 	return rc;

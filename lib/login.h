@@ -11,14 +11,18 @@
  *   checker     the original process.  Stays root; parses nothing but the
  *               frames below; looks users up, checks passwords and APOP
  *               digests, counts and delays failures, and after a verified
- *               login starts the session process.
+ *               login becomes the session (below).
  *   pre-login   a child: chroot to run_dir/empty, uid zest-login.  Greets,
  *               does TLS, parses every command before authentication, runs
  *               libsasl2, and asks the checker for every credential
  *               decision.  It never sees a mailbox or the users table.
- *   session     started by the checker for the user it verified itself:
- *               fork, drop to the user's uid/gid (lib/priv), chdir to the
- *               Maildir, exec the daemon's session program.  fd 0/1 is the
+ *   session     the checker itself, for the user it verified itself: it
+ *               drops to the user's uid/gid (lib/priv), chdirs to the
+ *               Maildir and execs the daemon's session program
+ *               (DAEMON-session, linked without OpenSSL and libsasl2), so
+ *               the process listen or inetd waits for is the session and
+ *               a logged-in connection is one process (two with TLS: the
+ *               pre-login child stays as the relay).  fd 0/1 is the
  *               client socket (without TLS: the pre-login child exits), or
  *               one end of a socketpair whose other end the pre-login child
  *               relays to the TLS connection (login_client_proxy).  fd 3 is
@@ -229,7 +233,9 @@ struct login_config {
 	unsigned max_failures;
 	unsigned delay_ms;
 	unsigned pbs_minutes;		/* POP-before-SMTP, 0: off */
-	char *const *session_argv;	/* the session program and its args */
+	const char *session_prog;	/* the session program to exec (NULL:
+					 * session_argv[0]) */
+	char *const *session_argv;	/* its argument vector */
 	/* called in the pre-login child before chroot and the uid drop
 	 * (e.g. sasl_server_init, which loads plugins); may be NULL */
 	int (*child_init)(void *arg);
@@ -280,7 +286,23 @@ int login_pbs_record(const struct instance *inst, const char *ip,
     unsigned minutes);
 
 /* Read the session's pending bytes from fd 3 into io's read buffer (so the
- * session reads them before fd 0), then close fd 3.  Returns 0 or -1. */
+ * session reads them before fd 0), then close fd 3.  Returns 0 or -1.
+ * (login-session.c, like login_session_main: a session program links
+ * neither the checker nor the pre-login side.) */
 int login_session_pending(struct io *io);
+
+/* main() of a session program (DAEMON-session, shown as "DAEMON -S"):
+ * options -C DIR and -v, the log, the instance, a refusal to run as
+ * root; then run(inst), whose result is the exit status.  bye is written
+ * to fd 1 when the session cannot start. */
+int login_session_main(int argc, char **argv, const char *daemon,
+    const char *bye, int (*run)(const struct instance *));
+
+/* The session program for daemon: DAEMON-session beside the running
+ * program (/proc/self/exe) into *prog_r, and its argument vector
+ * "DAEMON -S [-C DIR] [-v]" (static storage).  NULL when the running
+ * program cannot be found. */
+char **login_session_argv(const struct instance *inst, const char *daemon,
+    int verbose, const char **prog_r);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * pop3d [-C DIR] [-T] [-v]: serve one POP3 connection on fd 0/1 (see
- * pop3d(8)); -T for implicit TLS (port 995).  pop3d -S is the session
+ * pop3d(8)); -T for implicit TLS (port 995).  pop3d-session (shown as
+ * "pop3d -S", session-main.c) is the session
  * process the login checker starts after a verified login; it is not meant
  * to be run by hand.
  */
@@ -64,31 +65,6 @@ main_tls(const struct instance *inst, int implicit)
 	return ctx;
 }
 
-/* The argument vector of the session program: this very binary. */
-static char **
-main_session_argv(const struct instance *inst, int verbose)
-{
-	static char exe[PATH_MAX];
-	static char *argv[6];
-	ssize_t n;
-	int i = 0;
-
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		main_unavailable("cannot find my own program (/proc/self/exe)");
-	exe[n] = '\0';
-	argv[i++] = exe;
-	argv[i++] = "-S";
-	if (inst->dir != NULL) {
-		argv[i++] = "-C";
-		argv[i++] = inst->dir;
-	}
-	if (verbose)
-		argv[i++] = "-v";
-	argv[i] = NULL;
-	return argv;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -96,13 +72,11 @@ main(int argc, char **argv)
 	struct login_config cfg;
 	struct str err = STR_INIT;
 	const char *dir = NULL;
-	int c, implicit = 0, session = 0, verbose = 0, rc;
+	int c, implicit = 0, verbose = 0, rc;
 
-	while ((c = getopt(argc, argv, "C:STv")) != -1) {
+	while ((c = getopt(argc, argv, "C:Tv")) != -1) {
 		if (c == 'C')
 			dir = optarg;
-		else if (c == 'S')
-			session = 1;
 		else if (c == 'T')
 			implicit = 1;
 		else if (c == 'v')
@@ -115,25 +89,19 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_set_debug(verbose);
 	log_open("pop3d", 0);
-	if (session && getenv("ZEST_SESSION") != NULL)
-		log_set_session(getenv("ZEST_SESSION"));
 	if (instance_open(dir, &inst, &err) < 0)
 		main_unavailable(str_cstr(&err));
 	if (inst.log_stderr)
 		log_open("pop3d", 1);
-	if (session) {
-		if (geteuid() == 0)
-			main_unavailable("the session must not run as root");
-		rc = pop3_session(&inst);
-		instance_close(&inst);
-		return rc;
-	}
 	login_config_init(&cfg, &inst);
 	cfg.service = "pop3d";
 	cfg.implicit_tls = implicit;
 	cfg.tls_ctx = main_tls(&inst, implicit);
 	cfg.apop = conf_bool(inst.conf, "pop3_apop");
-	cfg.session_argv = main_session_argv(&inst, verbose);
+	cfg.session_argv = login_session_argv(&inst, "pop3d", verbose,
+	    &cfg.session_prog);
+	if (cfg.session_argv == NULL)
+		main_unavailable("cannot find my own program (/proc/self/exe)");
 	cfg.child_init = main_sasl_init;
 	cfg.prelogin = pop3_prelogin;
 	cfg.arg = NULL;
