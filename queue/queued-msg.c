@@ -238,6 +238,9 @@ msg_pend(struct queued *q, struct msg *m)
 	if (m->pending)
 		return;
 	m->pending = 1;
+	if (q->done == NULL)
+		q->done_since = queued_ms();
+	q->ndone++;
 	m->dnext = q->done;
 	q->done = m;
 }
@@ -525,6 +528,7 @@ msg_flush(struct queued *q)
 {
 	struct msg *m, *next, *gone = NULL;
 
+	q->ndone = 0;
 	for (m = q->done; m != NULL; m = next) {
 		next = m->dnext;
 		m->pending = 0;

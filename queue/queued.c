@@ -157,6 +157,36 @@ fifo_read(struct queued *q)
 	}
 }
 
+int64_t
+queued_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether the finished messages should be removed now: their removal costs
+ * a directory fsync (the commit point of them all), so under load it
+ * waits until QUEUED_FLUSH_BATCH are finished or the first has waited
+ * QUEUED_FLUSH_MS, instead of paying a flush for every outcome that comes
+ * in alone.  The milliseconds until then go to *ms_r (-1: nothing waits). */
+static int
+flush_due(struct queued *q, int *ms_r)
+{
+	int64_t age;
+
+	*ms_r = -1;
+	if (q->done == NULL)
+		return 0;
+	age = queued_ms() - q->done_since;
+	if (q->stopping || q->ndone >= QUEUED_FLUSH_BATCH ||
+	    age >= QUEUED_FLUSH_MS)
+		return 1;
+	*ms_r = (int)(QUEUED_FLUSH_MS - age);
+	return 0;
+}
+
 /* One round of the loop; returns 0 to stop. */
 static int
 loop_once(struct queued *q, time_t *stop_at)
@@ -164,7 +194,7 @@ loop_once(struct queued *q, time_t *stop_at)
 	struct pollfd pfd[3];
 	time_t now = time(NULL), wake;
 	unsigned char c;
-	int ms;
+	int ms, flush_ms;
 
 	if (q->scan || now >= q->next_scan) {
 		q->scan = 0;
@@ -177,12 +207,15 @@ loop_once(struct queued *q, time_t *stop_at)
 		queued_die("spawner: %s", strerror(errno));
 	/* the outcomes that came in and the messages they finished, while
 	 * the new jobs start */
-	msg_flush(q);
+	if (flush_due(q, &flush_ms))
+		msg_flush(q);
 	if (q->stopping && (q->local_busy + q->remote_busy == 0 ||
 	    now >= *stop_at))
 		return 0;
 	wake = q->stopping ? now + 1 : sched_wake(q, now);
 	ms = wake <= now ? 0 : (int)(wake - now) * 1000;
+	if (flush_ms >= 0 && flush_ms < ms)
+		ms = flush_ms;
 	pfd[0].fd = q->sigpipe[0];
 	pfd[1].fd = q->fifo;
 	pfd[2].fd = q->sock;

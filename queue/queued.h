@@ -35,6 +35,9 @@
 #define QUEUED_STATE_MAX (64UL << 20)	/* a state/ file */
 #define QUEUED_TEXT_MAX 900		/* an outcome's text */
 #define QUEUED_RESCAN 300		/* seconds between scans of env/ */
+#define QUEUED_FLUSH_MS 10		/* finished messages wait at most this
+					 * long for their removal (msg_flush) */
+#define QUEUED_FLUSH_BATCH 64		/* ... or until this many wait */
 #define QUEUED_TMP_AGE 86400		/* tmp/ files older are removed */
 #define QUEUED_STOP_WAIT 8		/* seconds to wait for jobs at exit (zest stop
 					 * kills after 10) */
@@ -119,9 +122,14 @@ struct queued {
 	time_t next_scan;
 	unsigned long seq;		/* bounce file names */
 	struct msg *done;		/* messages msg_flush() must look at */
+	unsigned ndone;			/* how many */
+	int64_t done_since;		/* when the first came (queued_ms) */
 	int rm_fd;			/* to the janitor; -1: none */
 	pid_t rm_pid;			/* the janitor; 0: none */
 };
+
+/* queued.c: a monotonic clock in milliseconds. */
+int64_t queued_ms(void);
 
 /* queued.c: the log line of a fatal error, then exit. */
 void queued_die(const char *fmt, ...)

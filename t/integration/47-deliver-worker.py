@@ -363,6 +363,9 @@ try:
                 continue
             try:
                 env = open(inst.queue_dir("env", qid)).read().splitlines()
+            except FileNotFoundError:
+                continue        # removed meanwhile: done and recorded
+            try:
                 state = open(inst.queue_dir("state", qid)).read().splitlines()
             except FileNotFoundError:
                 state = []
@@ -383,18 +386,20 @@ try:
     krnd = random.Random(int(os.environ.get("ZEST_SEED", "4747")))
     for k in range(KILLS):
         inst.spawner_stop()
-        for _ in range(30):
+        for _ in range(60):
             tok = "k%d" % n
             n += 1
             us = krnd.sample(["k0", "k1"], krnd.randint(1, 2))
             qid_tok[inject_to(inst, tok, us,
-                              body_lines=krnd.choice([1, 50, 400]))] = tok
+                              body_lines=krnd.choice([1, 400, 20000]))] = tok
             want[tok] = set(us)
         inst.spawner_start()
         deadline = time.time() + 5
         while time.time() < deadline and not workers(inst):
             time.sleep(0.002)
-        time.sleep(krnd.random() * 0.03)
+        # soon: a batch commits in milliseconds (one syncfs); the big
+        # messages keep the worker writing for a while
+        time.sleep(krnd.random() * 0.01)
         w = workers(inst)
         if w:
             pid = krnd.choice(sorted(w))
