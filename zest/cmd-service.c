@@ -292,6 +292,19 @@ svc_arg_instance(struct svc_argv *a, const struct instance *inst)
 	}
 }
 
+/* The configuration key "PREFIX_what" of service d's daemon: smtpd_,
+ * imap_ (imapd) or pop3_ (pop3d). */
+static const char *
+svc_key(const struct service *d, const char *what)
+{
+	static char key[64];
+	const char *prefix = strcmp(d->program, "imapd") == 0 ? "imap" :
+	    strcmp(d->program, "pop3d") == 0 ? "pop3" : "smtpd";
+
+	snprintf(key, sizeof key, "%s_%s", prefix, what);
+	return key;
+}
+
 /* The command line of a service. */
 static void
 svc_command(const struct instance *inst, const struct svc *s,
@@ -307,10 +320,12 @@ svc_command(const struct instance *inst, const struct svc *s,
 	}
 	svc_argf(a, "%s/%s", inst->libexec_dir, SVC_LISTEN);
 	svc_arg_instance(a, inst);
+	/* each daemon its own limits: smtpd_, imap_, pop3_max_connections
+	 * and _max_per_ip */
 	svc_arg(a, "-c");
-	svc_argf(a, "%llu", conf_num(inst->conf, "smtpd_max_connections"));
+	svc_argf(a, "%llu", conf_num(inst->conf, svc_key(d, "max_connections")));
 	svc_arg(a, "-i");
-	svc_argf(a, "%llu", conf_num(inst->conf, "smtpd_max_per_ip"));
+	svc_argf(a, "%llu", conf_num(inst->conf, svc_key(d, "max_per_ip")));
 	/* smtpd serves many connections per process (listen's pool) unless
 	 * smtpd_max_use is 1 */
 	if (strcmp(d->program, "smtpd") == 0 &&
