@@ -488,22 +488,28 @@ msg_remove(struct queued *q, struct msg *m)
 	msg_free(m);
 }
 
-/* Unlink env/<id> of a message that is done (already gone: a removal
- * whose fsync failed before). */
+/* Take env/<id> of a message that is done out of env/ (already gone: a
+ * removal whose fsync failed before).  It is renamed into done/, not
+ * unlinked: a rename frees no blocks, where an unlink on a file system
+ * mounted with discard waits a millisecond or more for the TRIM, in
+ * queued's loop.  The janitor unlinks done/<id> with msg/<id> and
+ * state/<id>; start-up finishes what it did not. */
 static int
 msg_unlink_env(struct queued *q, struct msg *m)
 {
-	struct str p = STR_INIT;
+	struct str p = STR_INIT, d = STR_INIT;
 	int r = 0;
 
 	str_appendf(&p, "env/%s", m->id);
-	if (unlink(str_cstr(&p)) < 0 && errno != ENOENT) {
+	str_appendf(&d, "done/%s", m->id);
+	if (rename(str_cstr(&p), str_cstr(&d)) < 0 && errno != ENOENT) {
 		log_err("%s: %s", str_cstr(&p), strerror(errno));
 		m->hold = time(NULL) + q->retry_min;
 		m->recheck = 1;
 		r = -1;
 	}
 	str_free(&p);
+	str_free(&d);
 	return r;
 }
 
@@ -595,6 +601,32 @@ clean_dir(const char *dir, time_t now, time_t age, int without_env)
 }
 
 /* Files in env/ that are not queue ids are no envelopes: remove them. */
+/* Finish the removals the janitor did not: every done/<id> is a message
+ * removed for good (out of env/, fsynced). */
+static void
+clean_done(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("done");
+	unsigned long n = 0;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (qenv_id_valid(de->d_name)) {
+			rm_files(de->d_name);
+			n++;
+		} else {
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+		}
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("removed %lu finished messages left by the janitor", n);
+}
+
 static void
 clean_env(void)
 {
@@ -620,6 +652,7 @@ void
 msg_cleanup(struct queued *q, time_t now)
 {
 	clean_env();
+	clean_done();
 	clean_dir("tmp", now, QUEUED_TMP_AGE, 0);
 	clean_dir("state", now, 0, 1);
 	/* queue-inject renames msg/ before env/: a young orphan may be an

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * queued: the janitor, a child of queued that unlinks msg/<id> and
- * state/<id> of the messages queued has removed.  Their env/<id> is gone
- * for good by then (unlinked and fsynced: the commit point), so what is
+ * queued: the janitor, a child of queued that unlinks msg/<id>, state/<id>
+ * and done/<id> of the messages queued has removed.  Their env/<id> is gone
+ * for good by then (renamed into done/ and env/ fsynced: the commit
+ * point), so what is
  * left is garbage; unlinking a file frees its blocks, which can take a
  * millisecond or more (file systems mounted with discard), and doing it
  * here lets queued go on scheduling.  When the janitor is missing, busy
@@ -24,7 +25,7 @@
 /* "<id>\n" per message; a line longer than this is no id. */
 #define RM_LINE (QENV_ID_MAX + 2)
 
-static void
+void
 rm_files(const char *id)
 {
 	char p[QENV_ID_MAX + 8];
@@ -34,6 +35,9 @@ rm_files(const char *id)
 	snprintf(p, sizeof p, "msg/%s", id);
 	unlink(p);
 	snprintf(p, sizeof p, "state/%s", id);
+	unlink(p);
+	/* last: while it is there, start-up knows the rest may be left */
+	snprintf(p, sizeof p, "done/%s", id);
 	unlink(p);
 }
 
@@ -120,13 +124,19 @@ rm_msg(struct queued *q, const char *id)
 	rm_files(id);
 }
 
+/* Queued is leaving: the janitor's backlog is not waited for (it may be
+ * seconds of unlinks on a busy, discard-mounted disk, while the next
+ * queued waits for the lock): every file it had yet to remove is named by
+ * a done/<id>, which the next start-up finishes. */
 void
 rm_stop(struct queued *q)
 {
 	if (q->rm_fd >= 0)
 		close(q->rm_fd);
 	q->rm_fd = -1;
-	if (q->rm_pid > 0)
+	if (q->rm_pid > 0) {
+		kill(q->rm_pid, SIGKILL);
 		waitpid(q->rm_pid, NULL, 0);
+	}
 	q->rm_pid = 0;
 }

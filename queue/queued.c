@@ -88,7 +88,7 @@ static void
 setup_queue(struct queued *q)
 {
 	static const char *const dirs[] = { "tmp", "msg", "env", "state",
-	    "bounce", NULL };
+	    "done", "bounce", NULL };
 	struct flock fl;
 	struct stat st;
 	size_t i;

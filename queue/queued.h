@@ -174,6 +174,8 @@ void spawn_forget(struct queued *q, struct msg *m);
  * (or do it now); close its pipe and wait for it. */
 void rm_start(struct queued *q);
 void rm_msg(struct queued *q, const char *id);
+/* Unlink msg/<id>, state/<id> and done/<id> now (no janitor). */
+void rm_files(const char *id);
 void rm_stop(struct queued *q);
 
 /* queued-bounce.c */
