@@ -18,50 +18,8 @@
 #include "tls.h"
 
 #define IMAP_EX_USAGE 64
-#define IMAP_EX_TEMPFAIL 75
 
-static void
-main_unavailable(const char *why)
-{
-	static const char msg[] = "* BYE [UNAVAILABLE] Service not available\r\n";
-
-	log_err("%s", why);
-	(void)!write(1, msg, sizeof msg - 1);
-	exit(IMAP_EX_TEMPFAIL);
-}
-
-/* lib/login's child_init: libsasl2 loads its plugins before the chroot. */
-static int
-main_sasl_init(void *arg)
-{
-	if (zsasl_global_init("zest-imap") < 0) {
-		log_err("libsasl2 initialisation failed");
-		return -1;
-	}
-	return 0;
-}
-
-/* The TLS context, built now while the key is readable (root). */
-static struct tls_ctx *
-main_tls(const struct instance *inst, int implicit)
-{
-	struct str err = STR_INIT;
-	struct tls_ctx *ctx = NULL;
-
-	if (inst->tls_cert != NULL && inst->tls_key != NULL &&
-	    access(inst->tls_cert, R_OK) == 0) {
-		/* built, not deferred: OpenSSL must not need files after the
-		 * pre-login process's chroot */
-		ctx = tls_server_ctx(inst->tls_cert, inst->tls_key, &err);
-		if (ctx == NULL)
-			log_warn("no TLS: %s", str_cstr(&err));
-	}
-	str_free(&err);
-	if (ctx == NULL && implicit)
-		main_unavailable("implicit TLS (-T) without a usable "
-		    "certificate");
-	return ctx;
-}
+#define BYE "* BYE [UNAVAILABLE] Service not available\r\n"
 
 int
 main(int argc, char **argv)
@@ -88,14 +46,14 @@ main(int argc, char **argv)
 	log_set_debug(verbose);
 	log_open("imapd", 0);
 	if (instance_open(dir, &inst, &err) < 0)
-		main_unavailable(str_cstr(&err));
+		login_unavailable(BYE, str_cstr(&err));
 	if (inst.log_stderr)
 		log_open("imapd", 1);
 	memset(&cfg, 0, sizeof cfg);
 	cfg.inst = &inst;
 	cfg.service = "imapd";
 	cfg.implicit_tls = implicit;
-	cfg.tls_ctx = main_tls(&inst, implicit);
+	cfg.tls_ctx = login_tls_ctx(&inst, implicit, BYE);
 	cfg.apop = 0;
 	cfg.local_exempt = conf_bool(inst.conf, "login_local_plaintext");
 	cfg.max_failures = (unsigned)conf_num(inst.conf,
@@ -107,8 +65,9 @@ main(int argc, char **argv)
 	cfg.session_argv = login_session_argv(&inst, "imapd", verbose,
 	    &cfg.session_prog);
 	if (cfg.session_argv == NULL)
-		main_unavailable("cannot find my own program (/proc/self/exe)");
-	cfg.child_init = main_sasl_init;
+		login_unavailable(BYE,
+		    "cannot find my own program (/proc/self/exe)");
+	cfg.sasl_app = "zest-imap";
 	cfg.prelogin = imapd_prelogin;
 	cfg.arg = NULL;
 	rc = login_main(&cfg);

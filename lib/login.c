@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "priv.h"
+#include "sasl.h"
 #include "users.h"
 
 /* Exit statuses of the processes (sysexits). */
@@ -608,11 +609,45 @@ prelogin_run(struct login_conn *conn, int fd)
 	lc.service = cfg->service;
 	if (cfg->apop)
 		memcpy(lc.challenge, conn->challenge, sizeof lc.challenge);
+	/* libsasl2 loads its plugins now, before the chroot */
+	if (cfg->sasl_app != NULL && zsasl_global_init(cfg->sasl_app) < 0) {
+		log_err("libsasl2 initialisation failed");
+		return LOGIN_EX_TEMPFAIL;
+	}
 	if (cfg->child_init != NULL && cfg->child_init(cfg->arg) < 0)
 		return LOGIN_EX_TEMPFAIL;
 	if (prelogin_drop(cfg, conn->root) < 0)
 		return LOGIN_EX_TEMPFAIL;
 	return cfg->prelogin(&lc, cfg->arg);
+}
+
+void
+login_unavailable(const char *bye, const char *why)
+{
+	log_err("%s", why);
+	(void)!write(1, bye, strlen(bye));
+	exit(LOGIN_EX_TEMPFAIL);
+}
+
+struct tls_ctx *
+login_tls_ctx(const struct instance *inst, int implicit, const char *bye)
+{
+	struct str err = STR_INIT;
+	struct tls_ctx *ctx = NULL;
+
+	if (inst->tls_cert != NULL && inst->tls_key != NULL &&
+	    access(inst->tls_cert, R_OK) == 0) {
+		/* built, not deferred: OpenSSL must not need files after the
+		 * pre-login process's chroot */
+		ctx = tls_server_ctx(inst->tls_cert, inst->tls_key, &err);
+		if (ctx == NULL)
+			log_warn("no TLS: %s", str_cstr(&err));
+	}
+	str_free(&err);
+	if (ctx == NULL && implicit)
+		login_unavailable(bye, "implicit TLS (-T) without a usable "
+		    "certificate");
+	return ctx;
 }
 
 void

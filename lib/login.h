@@ -236,8 +236,12 @@ struct login_config {
 	const char *session_prog;	/* the session program to exec (NULL:
 					 * session_argv[0]) */
 	char *const *session_argv;	/* its argument vector */
-	/* called in the pre-login child before chroot and the uid drop
-	 * (e.g. sasl_server_init, which loads plugins); may be NULL */
+	/* libsasl2's application name ("zest-imap"): initialised in the
+	 * pre-login child before the chroot, so that its plugins load;
+	 * NULL: no SASL */
+	const char *sasl_app;
+	/* called in the pre-login child before chroot and the uid drop;
+	 * may be NULL */
 	int (*child_init)(void *arg);
 	login_prelogin_fn *prelogin;
 	void *arg;
@@ -254,10 +258,10 @@ void login_config_init(struct login_config *cfg, const struct instance *inst);
  *
  * A daemon's use (pop3d/main.c is the example):
  *
- *	read zest.conf; build the TLS context (root reads the key)
+ *	read zest.conf; cfg.tls_ctx = login_tls_ctx(...) (root reads the key)
  *	login_config_init(&cfg, &inst); cfg.service = "imapd";
- *	cfg.session_argv = { "/path/to/imapd", "-S", "-C", DIR, NULL };
- *	cfg.child_init = sasl init; cfg.prelogin = imap_prelogin;
+ *	cfg.session_argv = login_session_argv(&inst, "imapd", ...);
+ *	cfg.sasl_app = "zest-imap"; cfg.prelogin = imap_prelogin;
  *	exit(login_main(&cfg));
  *
  * In prelogin: greet, parse, and for every credential call
@@ -271,6 +275,17 @@ void login_config_init(struct login_config *cfg, const struct instance *inst);
  * (so that it can first open and lock what it must).
  */
 int login_main(const struct login_config *cfg);
+
+/* A login daemon that cannot serve: log why, write bye (a protocol line
+ * such as "* BYE [UNAVAILABLE] ...\r\n") to fd 1 and exit 75. */
+void login_unavailable(const char *bye, const char *why)
+	__attribute__((noreturn));
+
+/* The TLS context of a login daemon, built now while the key is readable
+ * (root).  NULL (logged) without a usable certificate; with implicit TLS
+ * that is fatal (login_unavailable with bye). */
+struct tls_ctx *login_tls_ctx(const struct instance *inst, int implicit,
+    const char *bye);
 
 /* The client's numeric address into ip (from fd 0's peer, else
  * TCPREMOTEIP), "" when unknown; and whether it is one of this host's own

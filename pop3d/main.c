@@ -20,50 +20,8 @@
 #include "tls.h"
 
 #define POP3_EX_USAGE 64
-#define POP3_EX_TEMPFAIL 75
 
-static void
-main_unavailable(const char *why)
-{
-	static const char msg[] = "-ERR [SYS/TEMP] Service not available\r\n";
-
-	log_err("%s", why);
-	(void)!write(1, msg, sizeof msg - 1);
-	exit(POP3_EX_TEMPFAIL);
-}
-
-/* lib/login's child_init: libsasl2 loads its plugins before the chroot. */
-static int
-main_sasl_init(void *arg)
-{
-	if (zsasl_global_init("zest-pop3") < 0) {
-		log_err("libsasl2 initialisation failed");
-		return -1;
-	}
-	return 0;
-}
-
-/* The TLS context, built now while the key is readable (root). */
-static struct tls_ctx *
-main_tls(const struct instance *inst, int implicit)
-{
-	struct str err = STR_INIT;
-	struct tls_ctx *ctx = NULL;
-
-	if (inst->tls_cert != NULL && inst->tls_key != NULL &&
-	    access(inst->tls_cert, R_OK) == 0) {
-		/* built, not deferred: OpenSSL must not need files after the
-		 * pre-login process's chroot */
-		ctx = tls_server_ctx(inst->tls_cert, inst->tls_key, &err);
-		if (ctx == NULL)
-			log_warn("no TLS: %s", str_cstr(&err));
-	}
-	str_free(&err);
-	if (ctx == NULL && implicit)
-		main_unavailable("implicit TLS (-T) without a usable "
-		    "certificate");
-	return ctx;
-}
+#define BYE "-ERR [SYS/TEMP] Service not available\r\n"
 
 int
 main(int argc, char **argv)
@@ -90,19 +48,20 @@ main(int argc, char **argv)
 	log_set_debug(verbose);
 	log_open("pop3d", 0);
 	if (instance_open(dir, &inst, &err) < 0)
-		main_unavailable(str_cstr(&err));
+		login_unavailable(BYE, str_cstr(&err));
 	if (inst.log_stderr)
 		log_open("pop3d", 1);
 	login_config_init(&cfg, &inst);
 	cfg.service = "pop3d";
 	cfg.implicit_tls = implicit;
-	cfg.tls_ctx = main_tls(&inst, implicit);
+	cfg.tls_ctx = login_tls_ctx(&inst, implicit, BYE);
 	cfg.apop = conf_bool(inst.conf, "pop3_apop");
 	cfg.session_argv = login_session_argv(&inst, "pop3d", verbose,
 	    &cfg.session_prog);
 	if (cfg.session_argv == NULL)
-		main_unavailable("cannot find my own program (/proc/self/exe)");
-	cfg.child_init = main_sasl_init;
+		login_unavailable(BYE,
+		    "cannot find my own program (/proc/self/exe)");
+	cfg.sasl_app = "zest-pop3";
 	cfg.prelogin = pop3_prelogin;
 	cfg.arg = NULL;
 	rc = login_main(&cfg);
