@@ -14,6 +14,22 @@ if [ "$ZEST_ASAN" = 1 ]; then
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	export ASAN_OPTIONS UBSAN_OPTIONS
 fi
+# The tests' instances listen on port bases between 10000 and 51000; keep
+# the kernel's outgoing (ephemeral) ports above them while the tests run,
+# so that a client's connection can never hold a port an instance is about
+# to bind (root only; put back afterwards).
+RANGE=/proc/sys/net/ipv4/ip_local_port_range
+old_range=
+if [ "$(id -u)" = 0 ] && [ -w "$RANGE" ]; then
+	old_range=$(cat "$RANGE")
+	printf '52000 65000\n' > "$RANGE" 2>/dev/null || old_range=
+fi
+restore_range() {
+	[ -n "$old_range" ] && printf '%s\n' "$old_range" > "$RANGE"
+	old_range=
+}
+trap restore_range EXIT
+trap 'restore_range; exit 130' INT TERM
 pass=0 fail=0 skip=0
 for t in t/integration/[0-9]*.sh t/integration/[0-9]*.py; do
 	[ -f "$t" ] || continue
