@@ -32,6 +32,7 @@
 
 /* Exit statuses of the processes (sysexits). */
 #define LOGIN_EX_OK 0
+#define LOGIN_EX_USAGE 64
 #define LOGIN_EX_SOFTWARE 70
 #define LOGIN_EX_TEMPFAIL 75
 
@@ -648,6 +649,54 @@ login_tls_ctx(const struct instance *inst, int implicit, const char *bye)
 		login_unavailable(bye, "implicit TLS (-T) without a usable "
 		    "certificate");
 	return ctx;
+}
+
+int
+login_daemon_main(int argc, char **argv, const struct login_daemon *d)
+{
+	struct instance inst;
+	struct login_config cfg;
+	struct str err = STR_INIT;
+	const char *dir = NULL;
+	int c, implicit = 0, verbose = 0, rc;
+
+	while ((c = getopt(argc, argv, "C:Tv")) != -1) {
+		if (c == 'C')
+			dir = optarg;
+		else if (c == 'T')
+			implicit = 1;
+		else if (c == 'v')
+			verbose = 1;
+		else {
+			fprintf(stderr, "usage: %s [-C DIR] [-T] [-v]\n",
+			    d->name);
+			return LOGIN_EX_USAGE;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	log_set_debug(verbose);
+	log_open(d->name, 0);
+	if (instance_open(dir, &inst, &err) < 0)
+		login_unavailable(d->bye, str_cstr(&err));
+	if (inst.log_stderr)
+		log_open(d->name, 1);
+	login_config_init(&cfg, &inst);
+	cfg.service = d->name;
+	cfg.implicit_tls = implicit;
+	cfg.tls_ctx = login_tls_ctx(&inst, implicit, d->bye);
+	cfg.apop = d->apop_key != NULL && conf_bool(inst.conf, d->apop_key);
+	cfg.session_argv = login_session_argv(&inst, d->name, verbose,
+	    &cfg.session_prog);
+	if (cfg.session_argv == NULL)
+		login_unavailable(d->bye,
+		    "cannot find my own program (/proc/self/exe)");
+	cfg.sasl_app = d->sasl_app;
+	cfg.prelogin = d->prelogin;
+	rc = login_main(&cfg);
+	tls_ctx_free(&cfg.tls_ctx);
+	instance_close(&inst);
+	str_free(&err);
+	return rc;
 }
 
 void

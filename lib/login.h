@@ -256,7 +256,8 @@ void login_config_init(struct login_config *cfg, const struct instance *inst);
  * Run the connection on fd 0/1 as described above.  Returns the exit
  * status for main() (of the session when one ran).
  *
- * A daemon's use (pop3d/main.c is the example):
+ * A daemon's use (imapd/main.c, pop3d/main.c): login_daemon_main() with
+ * its name, refusal line, SASL name and prelogin function does all of
  *
  *	read zest.conf; cfg.tls_ctx = login_tls_ctx(...) (root reads the key)
  *	login_config_init(&cfg, &inst); cfg.service = "imapd";
@@ -275,6 +276,22 @@ void login_config_init(struct login_config *cfg, const struct instance *inst);
  * (so that it can first open and lock what it must).
  */
 int login_main(const struct login_config *cfg);
+
+/* What tells pop3d from imapd to login_daemon_main. */
+struct login_daemon {
+	const char *name;		/* "imapd": log name, session program
+					 * name-session, cfg.service */
+	const char *bye;		/* the refusal line when it cannot serve */
+	const char *sasl_app;		/* libsasl2's application name */
+	const char *apop_key;		/* zest.conf key turning APOP on, NULL:
+					 * none */
+	login_prelogin_fn *prelogin;
+};
+
+/* main() of a login daemon: options -C DIR, -T (implicit TLS), -v; the
+ * log, the instance, the TLS context, the session program beside this
+ * one; then login_main.  Returns the exit status. */
+int login_daemon_main(int argc, char **argv, const struct login_daemon *d);
 
 /* A login daemon that cannot serve: log why, write bye (a protocol line
  * such as "* BYE [UNAVAILABLE] ...\r\n") to fd 1 and exit 75. */

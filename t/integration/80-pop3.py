@@ -512,33 +512,6 @@ def test_malformed(inst):
     print("ok malformed input, limits, pipelining across the login")
 
 
-def proc_info(pid):
-    st = open("/proc/%d/status" % pid).read()
-    uid = int(re.search(r"^Uid:\s+(\d+)", st, re.M).group(1))
-    ppid = int(re.search(r"^PPid:\s+(\d+)", st, re.M).group(1))
-    try:
-        root = os.readlink("/proc/%d/root" % pid)
-    except OSError:
-        root = None
-    cmd = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
-    return uid, ppid, root, cmd
-
-
-def pop3d_procs(inst):
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            info = proc_info(int(d))
-        except (OSError, AttributeError):
-            continue
-        if info[3] and info[3][0].endswith(b"pop3d") and \
-                inst.dir.encode() in info[3]:
-            out[int(d)] = info
-    return out
-
-
 def test_privsep(inst):
     if not ROOT:
         print("skip: privilege separation check needs root")
@@ -549,20 +522,22 @@ def test_privsep(inst):
     empty = os.path.join(inst.dir, "run", "empty")
     r = Raw()
     time.sleep(0.3)
-    procs = pop3d_procs(inst)
-    pre = [p for p, i in procs.items() if i[0] == login_uid]
+    procs = daemon_procs(inst, "pop3d")
+    pre = [p for p, i in procs.items() if i.uid == login_uid]
     check(len(pre) == 1, "pre-login process: %r" % procs)
-    uid, ppid, root, cmd = procs[pre[0]]
+    root, ppid = procs[pre[0]].root, procs[pre[0]].ppid
     check(root == empty, "pre-login root %r, want %r" % (root, empty))
-    check(procs.get(ppid, (None,))[0] == 0, "checker not root: %r" % procs)
+    check(ppid in procs and procs[ppid].uid == 0,
+          "checker not root: %r" % procs)
     r.cmd("USER alice")
     r.cmd("PASS " + PW)
     time.sleep(0.3)
-    procs = pop3d_procs(inst)
-    sess = [p for p, i in procs.items() if b"-S" in i[3]]
+    procs = daemon_procs(inst, "pop3d")
+    sess = [p for p, i in procs.items() if b"-S" in i.cmd]
     check(len(sess) == 1, "session process: %r" % procs)
-    check(procs[sess[0]][0] == vmail_uid, "session uid %r" % procs[sess[0]][0])
-    check(not [p for p, i in procs.items() if i[0] == login_uid],
+    check(procs[sess[0]].uid == vmail_uid,
+          "session uid %r" % procs[sess[0]].uid)
+    check(not [p for p, i in procs.items() if i.uid == login_uid],
           "pre-login still there without TLS: %r" % procs)
     r.cmd("QUIT")
     r.close()
@@ -574,11 +549,11 @@ def test_privsep(inst):
     p.user("alice")
     p.pass_(PW)
     time.sleep(0.3)
-    procs = pop3d_procs(inst)
-    relay = [i for i in procs.values() if i[0] == login_uid]
-    sess = [i for i in procs.values() if b"-S" in i[3]]
-    check(len(relay) == 1 and relay[0][2] == empty and len(sess) == 1 and
-          sess[0][0] == vmail_uid, "TLS processes: %r" % procs)
+    procs = daemon_procs(inst, "pop3d")
+    relay = [i for i in procs.values() if i.uid == login_uid]
+    sess = [i for i in procs.values() if b"-S" in i.cmd]
+    check(len(relay) == 1 and relay[0].root == empty and len(sess) == 1 and
+          sess[0].uid == vmail_uid, "TLS processes: %r" % procs)
     p.quit()
     print("ok pre-login runs as zest-login chrooted to run/empty, session "
           "as the mail user, checker as root")

@@ -281,32 +281,6 @@ def test_plaintext_rule(inst):
           "implicit TLS, openssl s_client")
 
 
-def proc_info(pid):
-    st = open("/proc/%d/status" % pid).read()
-    uid = int(re.search(r"^Uid:\s+(\d+)", st, re.M).group(1))
-    try:
-        root = os.readlink("/proc/%d/root" % pid)
-    except OSError:
-        root = None
-    cmd = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
-    return uid, root, cmd
-
-
-def imapd_procs(inst):
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            info = proc_info(int(d))
-        except (OSError, AttributeError):
-            continue
-        if info[2] and info[2][0].endswith(b"imapd") and \
-                inst.dir.encode() in info[2]:
-            out[int(d)] = info
-    return out
-
-
 def test_privsep(inst):
     if not ROOT:
         print("skip: privilege separation check needs root")
@@ -317,15 +291,15 @@ def test_privsep(inst):
     empty = os.path.join(inst.dir, "run", "empty")
     r = Raw()
     time.sleep(0.3)
-    procs = imapd_procs(inst)
-    pre = [p for p, i in procs.items() if i[0] == login_uid]
-    check(len(pre) == 1 and procs[pre[0]][1] == empty,
+    procs = daemon_procs(inst, "imapd")
+    pre = [p for p, i in procs.items() if i.uid == login_uid]
+    check(len(pre) == 1 and procs[pre[0]].root == empty,
           "pre-login process: %r" % procs)
     r.ok('LOGIN alice "%s"' % PW)
     time.sleep(0.3)
-    procs = imapd_procs(inst)
-    sess = [i for i in procs.values() if b"-S" in i[2]]
-    check(len(sess) == 1 and sess[0][0] == vmail_uid,
+    procs = daemon_procs(inst, "imapd")
+    sess = [i for i in procs.values() if b"-S" in i.cmd]
+    check(len(sess) == 1 and sess[0].uid == vmail_uid,
           "session process: %r" % procs)
     r.ok("LOGOUT")
     r.close()

@@ -164,6 +164,42 @@ class Instance:
                 for f in sorted(files_in(md), key=lambda f: f.split("/")[1])]
 
 
+class Proc:
+    """What /proc says of one process: uid, ppid, root (its chroot, or None
+    when unreadable) and cmd (argv as bytes)."""
+
+    def __init__(self, pid):
+        st = open("/proc/%d/status" % pid).read()
+        self.uid = int(re.search(r"^Uid:\s+(\d+)", st, re.M).group(1))
+        self.ppid = int(re.search(r"^PPid:\s+(\d+)", st, re.M).group(1))
+        try:
+            self.root = os.readlink("/proc/%d/root" % pid)
+        except OSError:
+            self.root = None
+        self.cmd = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
+
+    def __repr__(self):
+        return "Proc(uid=%d ppid=%d root=%r cmd=%r)" % (
+            self.uid, self.ppid, self.root, self.cmd)
+
+
+def daemon_procs(inst, name):
+    """{pid: Proc} of the processes of daemon name (argv[0] ending in it,
+    "imapd" or "pop3d") serving instance inst."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            p = Proc(int(d))
+        except (OSError, AttributeError):
+            continue
+        if p.cmd and p.cmd[0].endswith(name.encode()) and \
+                inst.dir.encode() in p.cmd:
+            out[int(d)] = p
+    return out
+
+
 def queue_input(sender, rcpts, msg, extra=""):
     """queue-inject's input: ENV text, ".", the message in chunks, "E".
     rcpts are addresses or (address, notify, orcpt) tuples."""
