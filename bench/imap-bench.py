@@ -12,8 +12,15 @@ that goes first alternates).  Dovecot is Debian's dovecot-imapd and
 dovecot-pop3d started privately (own base_dir, loopback ports, passwd-file
 users, no TLS); Zest is an instance made with zest init/useradd/start.
 
-One more Zest-only figure: SELECT of a mailbox whose BENCH_IMAP_DELIVER_N
-messages came through deliver (the cache filled at delivery).
+Both sides check the same yescrypt hashes at LOGIN (Dovecot's passdb uses
+the {CRYPT} scheme with the hashes `zest useradd` made), so a login costs
+each the same hash.
+
+Then, Zest only (BENCH_IMAP_DELIVER=0 skips it): the same corpus delivered
+through one `deliver -S` worker (as the spawner feeds it, so the cache is
+filled at delivery) and anchor-imap.py's IMAP part on that mailbox; its
+first ENVELOPE fetch is set against Dovecot's repeat, and SELECT alone is
+timed too (the target: a header read, under 5 ms).
 
 Medians of BENCH_IMAP_RUNS runs.  A side whose daemons are not built or
 installed is reported as such; the other side is still measured.
@@ -56,7 +63,8 @@ class Cfg:
         self.out = args.out
         self.n = env_int("BENCH_IMAP_N", 100000)
         self.runs = env_int("BENCH_IMAP_RUNS", env_int("BENCH_RUNS", 3))
-        self.deliver_n = env_int("BENCH_IMAP_DELIVER_N", 10000)
+        self.deliver = env_int("BENCH_IMAP_DELIVER", 1) != 0
+        self.hashes = {}
         self.sessions = env_int("BENCH_IMAP_SESSIONS", 200)
         self.users = max(2, min(100, self.sessions // 2 or 2))
         self.tmp = os.environ.get("BENCH_TMP", "/var/tmp")
@@ -223,7 +231,8 @@ class Dovecot:
         os.makedirs(mail)
         with open(os.path.join(self.dir, "passwd"), "w") as f:
             for i in range(1, self.cfg.users + 1):
-                f.write("user%d:{PLAIN}%s::::::\n" % (i, PASSWORD))
+                f.write("user%d:{CRYPT}%s::::::\n" %
+                        (i, self.cfg.hashes["user%d" % i]))
         for i in range(1, self.cfg.users + 1):
             home = os.path.join(mail, "user%d" % i)
             os.mkdir(home)
@@ -248,7 +257,7 @@ class Dovecot:
                 "auth_mechanisms = plain login\n"
                 "first_valid_uid = 1\nfirst_valid_gid = 1\n"
                 "passdb {\n  driver = passwd-file\n"
-                "  args = scheme=PLAIN username_format=%%n %(dir)s/passwd\n}\n"
+                "  args = scheme=CRYPT username_format=%%n %(dir)s/passwd\n}\n"
                 "userdb {\n  driver = static\n"
                 "  args = uid=%(uid)d gid=%(gid)d home=%(mail)s/%%n\n}\n"
                 "mail_location = maildir:~/Maildir\n"
@@ -292,32 +301,93 @@ class Dovecot:
         return self.proc.pid if self.proc else None
 
 
-def deliver_select(cfg, work):
-    """Zest only: SELECT of a mailbox filled by deliver (seconds), or None."""
-    import imaplib
+def password_hashes(cfg, work):
+    """The users' crypt(3) hashes as `zest useradd` makes them (yescrypt),
+    from a scratch instance: Dovecot's passdb checks the same hashes
+    ({CRYPT} scheme), so both sides pay the same for each login."""
+    d = os.path.join(work, "zest-hashes")
+    run([cfg.zest, "init", d, "--port-base", str(free_base())])
+    for i in range(1, cfg.users + 1):
+        run([cfg.zest, "-C", d, "useradd", "user%d" % i, PASSWORD])
+    hashes = {}
+    with open(os.path.join(d, "tables", "users")) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and not line.startswith("#"):
+                hashes[parts[0]] = parts[1]
+    shutil.rmtree(d, ignore_errors=True)
+    return hashes
+
+
+def deliver_worker(cfg, zdir, user, files):
+    """Deliver FILES to USER through one `deliver -S` worker, as the
+    spawner does (a job per message on a SOCK_SEQPACKET socket, the file's
+    descriptor by SCM_RIGHTS, up to 64 jobs in flight)."""
+    import array
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    p = subprocess.Popen([os.path.join(cfg.bin, "deliver"), "-C", zdir,
+                          "-S", "-d", user], stdin=theirs,
+                         stdout=subprocess.DEVNULL)
+    theirs.close()
+    pending = 0
+    sent = 0
+    failed = []
+    try:
+        while sent < len(files) or pending:
+            while sent < len(files) and pending < 64:
+                fd = os.open(files[sent], os.O_RDONLY)
+                try:
+                    ours.sendmsg([b"%d\0%s\0bench@localhost\0" %
+                                  (sent + 1, user.encode())],
+                                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                   array.array("i", [fd]))])
+                finally:
+                    os.close(fd)
+                sent += 1
+                pending += 1
+            answer = ours.recv(4096)
+            if not answer:
+                raise RuntimeError("deliver -S closed its socket")
+            pending -= 1
+            job, code = answer.split()[:2]
+            if code != b"0":
+                failed.append(answer)
+    finally:
+        ours.close()
+        p.wait()
+    if failed:
+        raise RuntimeError("%d deliveries failed, e.g. %r" %
+                           (len(failed), failed[0]))
+
+
+def delivered_figures(cfg, work, corpus):
+    """Zest only: the corpus delivered through deliver (the cache filled at
+    delivery), then anchor-imap.py's IMAP part on that mailbox.  Returns
+    its figures ({} when imapd is not built or BENCH_IMAP_DELIVER=0)."""
     z = Zest(cfg, work)
-    if not z.have_imap or cfg.deliver_n <= 0:
-        return None
+    if not z.have_imap or not cfg.deliver:
+        return {}
     z.dir = os.path.join(work, "zest-deliver")
+    if os.path.exists(z.dir):
+        shutil.rmtree(z.dir)
     z.base = free_base()
     run([cfg.zest, "init", z.dir, "--port-base", str(z.base)])
     z.zest("useradd", "user1", PASSWORD)
-    corpus = os.path.join(work, "small")
-    run([sys.executable, cfg.gen, "--count", str(cfg.deliver_n), "--seed",
-         "7", "--dir", corpus])
     files = [os.path.join(corpus, d, f) for d in ("cur", "new")
              for f in sorted(os.listdir(os.path.join(corpus, d)))]
-    deliver = os.path.join(cfg.bin, "deliver")
-    log("delivering %d messages with deliver" % len(files))
-    for path in files:
-        with open(path, "rb") as f:
-            subprocess.run([deliver, "-C", z.dir, "-d", "user1"], stdin=f,
-                           check=True)
+    log("delivering %d messages through deliver -S" % len(files))
+    t0 = time.perf_counter()
+    deliver_worker(cfg, z.dir, "user1", files)
+    log("delivered in %.1f s" % (time.perf_counter() - t0))
     z.start()
     try:
+        import imaplib
+        imap, pop3 = z.ports()
+        figs = anchor(cfg, imap, pop3, {"pop3", "mem", "cpu"}, None,
+                      os.path.join(work, "zest-deliver.json"))
         times = []
         for _ in range(3):
-            c = imaplib.IMAP4("127.0.0.1", z.base + 143)
+            c = imaplib.IMAP4("127.0.0.1", imap)
             c.login("user1", PASSWORD)
             t0 = time.perf_counter()
             typ, _ = c.select("INBOX")
@@ -325,7 +395,8 @@ def deliver_select(cfg, work):
             c.logout()
             if typ != "OK":
                 raise RuntimeError("SELECT failed")
-        return statistics.median(times)
+        figs["select_only"] = statistics.median(times)
+        return figs
     finally:
         z.stop()
 
@@ -374,9 +445,30 @@ def table(cfg, res, extra):
         lines.append("%-36s %10s %10s %9s" % (
             label, "%.4g" % zm if zm is not None else "-",
             "%.4g" % dm if dm is not None else "-", ratio))
-    if extra is not None:
-        lines.append("%-36s %10.4g %10s" % (
-            "SELECT after %d deliveries" % cfg.deliver_n, extra, "-"))
+    if extra:
+        lines.append("")
+        lines.append("The same corpus delivered through deliver (cache filled "
+                     "at delivery), Zest only, against Dovecot's figures above:")
+        dv = {}
+        for key in ("imap.uid_fetch_envelope.repeat",
+                    "imap.login_select.warm2"):
+            d = [r[key] for r in res["Dovecot"] if key in r]
+            dv[key] = statistics.median(d) if d else None
+        for key, label, against in (
+                ("select_only", "SELECT alone (no LOGIN)", None),
+                ("imap.login_select.first", "LOGIN+SELECT, first",
+                 "imap.login_select.warm2"),
+                ("imap.uid_fetch_envelope.first",
+                 "UID FETCH 1:* (ENVELOPE), first",
+                 "imap.uid_fetch_envelope.repeat")):
+            zm = extra.get(key)
+            dm = dv.get(against) if against else None
+            lines.append("%-36s %10s %10s %9s" % (
+                label, "%.4g" % zm if zm is not None else "-",
+                "%.4g" % dm if dm is not None else "-",
+                "%.2fx" % (dm / zm) if zm and dm else ""))
+        lines.append("(Dovecot column here: its steady LOGIN+SELECT and its "
+                     "repeat ENVELOPE fetch)")
     lines.append("")
     lines.append("(speed-up: Dovecot's time over Zest's; above 1 Zest is "
                  "faster. '-': not measured, e.g. daemon not built)")
@@ -396,12 +488,13 @@ def main():
         log("no dovecot-imapd/dovecot-pop3d: Dovecot not measured")
         sides.pop()
     res = {"Zest": [], "Dovecot": []}
-    extra = None
+    extra = {}
     try:
         corpus = os.path.join(work, "corpus")
         log("generating %d messages" % cfg.n)
         run([sys.executable, cfg.gen, "--count", str(cfg.n), "--seed", "1",
              "--dir", corpus])
+        cfg.hashes = password_hashes(cfg, work)
         for r in range(cfg.runs):
             order = sides if r % 2 == 0 else list(reversed(sides))
             for side in order:
@@ -422,7 +515,7 @@ def main():
                     res[side.name].append(figs)
                 finally:
                     side.stop()
-        extra = deliver_select(cfg, work)
+        extra = delivered_figures(cfg, work, corpus)
     finally:
         for side in sides:
             side.stop()
@@ -431,6 +524,8 @@ def main():
         with open(cfg.out, "w") as f:
             f.write(text)
             f.write("\nall runs:\n" + json.dumps(res, indent=1) + "\n")
+            f.write("\ndelivered mailbox:\n" + json.dumps(extra, indent=1) +
+                    "\n")
         if not cfg.keep:
             shutil.rmtree(work, ignore_errors=True)
 
