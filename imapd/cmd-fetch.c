@@ -24,6 +24,8 @@
 #include "msgsection.h"
 
 #define FETCH_ATTS_MAX 64
+#define FETCH_FILL 256		/* messages whose cache entries are made
+				   together (mailbox_cache_prefill) */
 
 enum fetch_kind {
 	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODY,
@@ -48,7 +50,10 @@ struct fetch {
 	int want_modseq;
 	uint64_t changedsince;		/* 0: none */
 	int vanished;			/* QRESYNC VANISHED modifier */
-	uint32_t hint;			/* index position of the last record */
+	struct fetch_lines fl;		/* output, lookups, FLAGS texts */
+	struct mailbox_uids seen_uids;	/* \Seen set: files to rename */
+	const uint32_t *ahead;		/* the UIDs from the current one on */
+	size_t nahead;
 };
 
 static struct fetch_att *
@@ -246,40 +251,197 @@ fetch_parse(struct imapd *s, struct fetch *f)
 	return 0;
 }
 
-/* The record of uid, trying the position after the last one first. */
-static int
-fetch_record(struct imapd *s, struct fetch *f, uint32_t uid,
+/* ---- responses in bulk: FETCH FLAGS lines of FETCH, STORE, updates ---- */
+
+void
+fetch_lines_init(struct fetch_lines *fl, struct imapd *s)
+{
+	memset(fl, 0, sizeof *fl);
+	fl->s = s;
+}
+
+int
+fetch_lines_record(struct fetch_lines *fl, uint32_t uid,
     struct index_record *r)
 {
+	struct mailbox *mb = fl->s->mb;
 	uint32_t pos;
 
-	if (f->hint + 1 < mailbox_header(s->mb)->count &&
-	    mailbox_record(s->mb, f->hint + 1, r) == 0 && r->uid == uid &&
+	if (fl->pos < mailbox_header(mb)->count &&
+	    mailbox_record(mb, fl->pos, r) == 0 && r->uid == uid &&
 	    !(r->flags & REC_EXPUNGED)) {
-		f->hint++;
+		fl->pos++;
 		return 0;
 	}
-	if (mailbox_find_uid(s->mb, uid, &pos, r) < 0)
+	if (mailbox_find_uid(mb, uid, &pos, r) < 0)
 		return -1;
-	f->hint = pos;
+	fl->pos = pos + 1;
 	return 0;
+}
+
+uint32_t
+fetch_lines_seq(struct fetch_lines *fl, uint32_t uid)
+{
+	const struct imapd *s = fl->s;
+	uint32_t seq;
+
+	if (!s->lazy && fl->vpos < s->n && s->uids[fl->vpos] == uid)
+		return ++fl->vpos;
+	if ((seq = view_seq(s, uid)) != 0)
+		fl->vpos = seq;
+	return seq;
+}
+
+/* The FLAGS text of a record: made once per set of system flags (and
+ * \Recent); with keywords, made now in fl->kw.  NULL on failure. */
+static const struct str *
+fetch_lines_text(struct fetch_lines *fl, uint32_t flags, uint64_t keywords,
+    int recent)
+{
+	struct str *t;
+
+	if (keywords != 0) {
+		str_clear(&fl->kw);
+		return imapd_flags_text(&fl->kw, mailbox_meta(fl->s->mb), flags,
+		    keywords, recent) < 0 ? NULL : &fl->kw;
+	}
+	t = &fl->text[(flags & MAIL_FLAGS_MASK) | (recent ? MAIL_FLAGS_MASK +
+	    1 : 0)];
+	if (t->len == 0 && imapd_flags_text(t, NULL, flags, 0, recent) < 0)
+		return NULL;
+	return t;
+}
+
+int
+fetch_lines_flags(struct fetch_lines *fl, struct str *out, uint32_t flags,
+    uint64_t keywords, int recent)
+{
+	const struct str *t = fetch_lines_text(fl, flags, keywords, recent);
+
+	return t == NULL ? -1 : str_append(out, t->s, t->len);
+}
+
+/* Writing into room that str_ready() made: the hot paths check the room
+ * once for a whole item, not once for each piece. */
+#define FETCH_NUM_MAX 20	/* digits of a uint64_t */
+
+static void
+fetch_put(struct str *out, const void *p, size_t n)
+{
+	memcpy(out->s + out->len, p, n);
+	out->len += n;
+	out->s[out->len] = '\0';
+}
+
+static void
+fetch_put_num(struct str *out, uint64_t n)
+{
+	char b[FETCH_NUM_MAX];
+	size_t i = sizeof b;
+
+	do {
+		b[--i] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	fetch_put(out, b + i, sizeof b - i);
+}
+
+/* "* seq FETCH (" */
+static int
+fetch_lines_start(struct str *out, uint32_t seq)
+{
+	if (str_ready(out, 10 + FETCH_NUM_MAX) < 0)
+		return -1;
+	fetch_put(out, "* ", 2);
+	fetch_put_num(out, seq);
+	fetch_put(out, " FETCH (", 8);
+	return 0;
+}
+
+/* Write the gathered lines once they are many (or when all is set). */
+int
+fetch_lines_out(struct fetch_lines *fl, int all)
+{
+	int rc = 0;
+
+	if (fl->buf.len >= FETCH_OUT_CHUNK || (all && fl->buf.len > 0)) {
+		rc = io_write(fl->s->io, fl->buf.s, fl->buf.len);
+		str_clear(&fl->buf);
+	}
+	return rc;
+}
+
+/* "UID u FLAGS (...)[ MODSEQ (m)])" and CRLF, the end of r's line. */
+static int
+fetch_lines_items(struct fetch_lines *fl, struct str *out,
+    const struct index_record *r, int with_uid)
+{
+	struct imapd *s = fl->s;
+	const struct str *t = fetch_lines_text(fl, r->flags, r->keywords,
+	    view_recent(s, r->uid));
+
+	if (t == NULL || str_ready(out, 30 + 2 * FETCH_NUM_MAX + t->len) < 0)
+		return -1;
+	if (with_uid) {
+		fetch_put(out, "UID ", 4);
+		fetch_put_num(out, r->uid);
+		fetch_put(out, " ", 1);
+	}
+	fetch_put(out, "FLAGS ", 6);
+	fetch_put(out, t->s, t->len);
+	if (s->enabled & IMAP_EN_CONDSTORE) {
+		fetch_put(out, " MODSEQ (", 9);
+		fetch_put_num(out, r->modseq);
+		fetch_put(out, ")", 1);
+	}
+	fetch_put(out, ")\r\n", 3);
+	return 0;
+}
+
+int
+fetch_lines_uid(struct fetch_lines *fl, uint32_t uid, int with_uid)
+{
+	struct index_record r;
+	size_t len = fl->buf.len;
+	uint32_t seq;
+
+	if ((seq = fetch_lines_seq(fl, uid)) == 0 ||
+	    fetch_lines_record(fl, uid, &r) < 0)
+		return 0;	/* gone: nothing to say */
+	if (fetch_lines_start(&fl->buf, seq) < 0 ||
+	    fetch_lines_items(fl, &fl->buf, &r, with_uid) < 0) {
+		str_truncate(&fl->buf, len);	/* no half line */
+		return -1;
+	}
+	return fetch_lines_out(fl, 0);
+}
+
+int
+fetch_lines_done(struct fetch_lines *fl)
+{
+	size_t i;
+	int rc = fetch_lines_out(fl, 1);
+
+	str_free(&fl->buf);
+	str_free(&fl->kw);
+	for (i = 0; i < sizeof fl->text / sizeof fl->text[0]; i++)
+		str_free(&fl->text[i]);
+	return rc;
 }
 
 int
 fetch_flags_line(struct imapd *s, uint32_t seq, const struct index_record *r,
     int with_uid)
 {
-	str_clear(&s->out);
-	if (with_uid)
-		str_appendf(&s->out, "UID %u ", r->uid);
-	str_appends(&s->out, "FLAGS ");
-	if (imapd_flags_text(&s->out, mailbox_meta(s->mb), r->flags,
-	    r->keywords, view_recent(s, r->uid)) < 0)
-		return -1;
-	if (s->enabled & IMAP_EN_CONDSTORE)
-		str_appendf(&s->out, " MODSEQ (%llu)",
-		    (unsigned long long)r->modseq);
-	return imapd_untagged(s, "%u FETCH (%s)", seq, s->out.s);
+	struct fetch_lines fl;
+	int rc;
+
+	fetch_lines_init(&fl, s);
+	rc = fetch_lines_start(&fl.buf, seq) < 0 ||
+	    fetch_lines_items(&fl, &fl.buf, r, with_uid) < 0 ? -1 : 0;
+	if (fetch_lines_done(&fl) < 0)
+		rc = -1;
+	return rc;
 }
 
 /* A cached item (ENVELOPE, BODY, BODYSTRUCTURE) into out. */
@@ -364,49 +526,63 @@ fetch_stream(struct imapd *s, const struct index_record *r,
 	return 0;
 }
 
-/* Set \Seen on a message a non-PEEK section is fetched from. */
+/* Set \Seen on a message a non-PEEK section is fetched from (its file
+ * is renamed after the tagged reply). */
 static void
 fetch_set_seen(struct imapd *s, struct fetch *f, struct index_record *r)
 {
 	struct mailbox_store st = { MBOX_FLAGS_ADD, MAIL_SEEN, 0, 0 };
 	struct str err = STR_INIT;
 	uint64_t before = mailbox_header(s->mb)->highestmodseq;
+	int n;
 
-	if (mailbox_store(s->mb, &r->uid, 1, &st, NULL, NULL, &err) < 0)
+	n = mailbox_store_deferred(s->mb, &r->uid, 1, &st, NULL, NULL, &err);
+	if (n > 0 && mailbox_uids_add(&f->seen_uids, r->uid) < 0)
+		n = -1;
+	if (n < 0)
 		log_warn("UID %u: setting \\Seen: %s", r->uid, str_cstr(&err));
 	else {
 		if (before == s->seen.highestmodseq)
 			s->seen.highestmodseq =
 			    mailbox_header(s->mb)->highestmodseq;
-		fetch_record(s, f, r->uid, r);
+		fetch_lines_record(&f->fl, r->uid, r);
 	}
 	str_free(&err);
 }
 
 static int
-fetch_item(struct imapd *s, struct fetch_att *a, struct index_record *r,
-    int *fd, struct str *out)
+fetch_item(struct imapd *s, struct fetch_lines *fl, struct fetch_att *a,
+    struct index_record *r, int *fd, struct str *out)
 {
 	char date[MDATE_IMAP_MAX];
+	const struct str *t;
 
 	switch (a->kind) {
 	case F_UID:
-		return str_appends(out, "UID ") < 0 ? -1 :
-		    imapd_append_num(out, r->uid);
+		if (str_ready(out, 4 + FETCH_NUM_MAX) < 0)
+			return -1;
+		fetch_put(out, "UID ", 4);
+		fetch_put_num(out, r->uid);
+		return 0;
 	case F_FLAGS:
-		return str_appends(out, "FLAGS ") < 0 ? -1 :
-		    imapd_flags_text(out, mailbox_meta(s->mb), r->flags,
-		    r->keywords, view_recent(s, r->uid));
+		if ((t = fetch_lines_text(fl, r->flags, r->keywords,
+		    view_recent(s, r->uid))) == NULL ||
+		    str_ready(out, 6 + t->len) < 0)
+			return -1;
+		fetch_put(out, "FLAGS ", 6);
+		fetch_put(out, t->s, t->len);
+		return 0;
 	case F_INTERNALDATE:
 		mdate_imap(r->internal_date, mdate_local_zone(
 		    r->internal_date), date);
 		return str_appendf(out, "INTERNALDATE \"%s\"", date);
 	case F_SIZE:
-		return str_appendf(out, "RFC822.SIZE %llu",
-		    (unsigned long long)r->size);
+		return str_append(out, "RFC822.SIZE ", 12) < 0 ? -1 :
+		    imapd_append_num(out, r->size);
 	case F_MODSEQ:
-		return str_appendf(out, "MODSEQ (%llu)",
-		    (unsigned long long)r->modseq);
+		return str_append(out, "MODSEQ (", 8) < 0 ||
+		    imapd_append_num(out, r->modseq) < 0 ? -1 :
+		    str_appendc(out, ')');
 	case F_ENVELOPE:
 		return str_appends(out, "ENVELOPE ") < 0 ? -1 :
 		    fetch_cached(s, r, CI_ENVELOPE, out);
@@ -422,48 +598,73 @@ fetch_item(struct imapd *s, struct fetch_att *a, struct index_record *r,
 	return -1;
 }
 
-/* One FETCH response.  0 (also when the message is gone), -1. */
+/* Does the FETCH read the cache entry (ENVELOPE, BODY[STRUCTURE], a
+ * section's table)? */
 static int
-fetch_one(struct imapd *s, struct fetch *f, uint32_t seq, uint32_t uid,
-    struct str *out)
+fetch_needs_cache(const struct fetch *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->att[i].kind == F_ENVELOPE || f->att[i].kind == F_BODY ||
+		    f->att[i].kind == F_BODYSTRUCTURE ||
+		    f->att[i].kind == F_SECTION)
+			return 1;
+	return 0;
+}
+
+/* One FETCH response, added to the lines waiting in f->fl.buf (a
+ * section's literal writes them out first).  0 (also when the message is
+ * gone), -1. */
+static int
+fetch_one(struct imapd *s, struct fetch *f, uint32_t uid)
 {
 	struct index_record r;
+	struct str *out = &f->fl.buf;
+	uint32_t seq;
 	size_t i;
 	int fd = -1, rc = 0, flags_due = 0;
 
-	if (fetch_record(s, f, uid, &r) < 0)
+	if ((seq = fetch_lines_seq(&f->fl, uid)) == 0 ||
+	    fetch_lines_record(&f->fl, uid, &r) < 0)
 		return 0;	/* expunged meanwhile: nothing to say */
 	if (f->changedsince && r.modseq <= f->changedsince)
+		return 0;
+	/* indexed without a parse: make the entries of this message and
+	 * the next ones together (an error leaves each to mailbox_cached) */
+	if (r.cache_off == 0 && fetch_needs_cache(f) &&
+	    mailbox_cache_prefill(s->mb, f->ahead, f->nahead < FETCH_FILL ?
+	    f->nahead : FETCH_FILL) > 0 &&
+	    fetch_lines_record(&f->fl, uid, &r) < 0)
 		return 0;
 	if (f->sets_seen && !s->readonly && !(r.flags & MAIL_SEEN)) {
 		fetch_set_seen(s, f, &r);
 		flags_due = !f->want_flags;
 	}
-	str_clear(out);
-	str_appends(out, "* ");
-	imapd_append_num(out, seq);
-	str_appends(out, " FETCH (");
-	if (f->want_uid == 0 && s->cmd.uid) {
-		str_appends(out, "UID ");
-		imapd_append_num(out, uid);
-		str_appendc(out, ' ');
+	rc = fetch_lines_start(out, seq);
+	if (rc == 0 && f->want_uid == 0 && s->cmd.uid) {
+		rc = str_append(out, "UID ", 4);
+		if (rc == 0)
+			rc = imapd_append_num(out, uid);
+		if (rc == 0)
+			rc = str_appendc(out, ' ');
 	}
 	for (i = 0; i < f->n && rc == 0; i++) {
 		if (i > 0)
 			rc = str_appendc(out, ' ');
 		if (rc == 0)
-			rc = fetch_item(s, &f->att[i], &r, &fd, out);
+			rc = fetch_item(s, &f->fl, &f->att[i], &r, &fd, out);
 	}
 	if (rc == 0 && flags_due) {
-		rc = str_appends(out, " FLAGS ");
+		rc = str_append(out, " FLAGS ", 7);
 		if (rc == 0)
-			rc = imapd_flags_text(out, mailbox_meta(s->mb),
-			    r.flags, r.keywords, view_recent(s, uid));
+			rc = fetch_lines_flags(&f->fl, out, r.flags,
+			    r.keywords, view_recent(s, uid));
 	}
 	/* RFC 7162 3.1.4: with CONDSTORE on, FLAGS go with their MODSEQ */
 	if (rc == 0 && (f->want_flags || flags_due) && !f->want_modseq &&
 	    (s->enabled & IMAP_EN_CONDSTORE)) {
-		rc = str_appends(out, " MODSEQ (");
+		rc = str_append(out, " MODSEQ (", 9);
 		if (rc == 0)
 			rc = imapd_append_num(out, r.modseq);
 		if (rc == 0)
@@ -471,9 +672,9 @@ fetch_one(struct imapd *s, struct fetch *f, uint32_t seq, uint32_t uid,
 	}
 	if (fd >= 0)
 		close(fd);
-	if (rc < 0 || str_appends(out, ")\r\n") < 0)
+	if (rc < 0 || str_append(out, ")\r\n", 3) < 0)
 		return -1;
-	return io_write(s->io, out->s, out->len);
+	return fetch_lines_out(&f->fl, 0);
 }
 
 int
@@ -482,12 +683,12 @@ cmd_fetch(struct imapd *s)
 	struct seqset set = SEQSET_INIT, vset = SEQSET_INIT;
 	struct mailbox_uids u = { NULL, 0, 0 };
 	struct fetch *f;
-	struct str out = STR_INIT;
 	size_t k;
 	int r;
 
 	if ((f = calloc(1, sizeof *f)) == NULL)
 		return -1;
+	fetch_lines_init(&f->fl, s);
 	if (imap_arg_seqset(s->p, &set) < 0 || (r = fetch_parse(s, f)) == -1) {
 		r = imapd_parse_error(s);
 		goto out;
@@ -517,19 +718,27 @@ cmd_fetch(struct imapd *s)
 	r = 0;
 	if (f->vanished && view_vanished_since(s, f->changedsince, &vset) < 0)
 		r = -1;
-	for (k = 0; k < u.n && r == 0; k++)
-		r = fetch_one(s, f, view_seq(s, u.v[k]), u.v[k], &out);
-	if (r == 0 && view_update(s, s->cmd.uid) == 0)
+	for (k = 0; k < u.n && r == 0; k++) {
+		f->ahead = u.v + k;
+		f->nahead = u.n - k;
+		r = fetch_one(s, f, u.v[k]);
+	}
+	if (r == 0 && fetch_lines_out(&f->fl, 1) == 0 &&
+	    view_update(s, s->cmd.uid) == 0)
 		r = imapd_tagged(s, "OK %sFETCH completed", s->cmd.uid ?
 		    "UID " : "");
 	else
 		r = -1;
 out:
+	if (r < 0)
+		str_clear(&f->fl.buf);	/* the connection goes: no half line */
+	fetch_lines_done(&f->fl);
+	view_names(s, &f->seen_uids);
+	mailbox_uids_free(&f->seen_uids);
 	fetch_free(f);
 	free(f);
 	seqset_free(&set);
 	seqset_free(&vset);
 	mailbox_uids_free(&u);
-	str_free(&out);
 	return r;
 }

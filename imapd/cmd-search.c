@@ -21,6 +21,8 @@
 #include "search.h"
 
 #define SEARCH_DEPTH_MAX 32
+#define SEARCH_FILL 256		/* messages whose cache entries are made
+				   together (mailbox_cache_prefill) */
 
 #define RET_MIN 0x1u
 #define RET_MAX 0x2u
@@ -479,6 +481,14 @@ search_run(struct imapd *s, struct search_key *top, struct mailbox_uids *hits,
 		if ((r.flags & REC_EXPUNGED) || j >= s->n ||
 		    s->uids[j] != r.uid)
 			continue;
+		/* indexed without a parse: make the cache entries of this
+		 * message and the next ones in the view together (one that
+		 * fails is left to mailbox_cached below) */
+		if (needs && r.cache_off == 0 &&
+		    mailbox_cache_prefill(s->mb, s->uids + j, s->n - j <
+		    SEARCH_FILL ? s->n - j : SEARCH_FILL) > 0 &&
+		    mailbox_find_uid(s->mb, s->uids[j], NULL, &r) < 0)
+			continue;	/* expunged meanwhile */
 		memset(&m, 0, sizeof m);
 		m.seq = j + 1;
 		m.uid = r.uid;

@@ -40,25 +40,24 @@ store_report(struct imapd *s, const struct mailbox_uids *u,
     int silent)
 {
 	const struct mailbox_uids *l = silent ? changed : u;
-	struct index_record r;
-	uint32_t seq, pos;
+	struct fetch_lines fl;
 	size_t k, j = 0;
+	int r = 0;
 
 	if (silent && !(s->enabled & IMAP_EN_CONDSTORE))
 		return 0;
-	for (k = 0; k < l->n; k++) {
+	fetch_lines_init(&fl, s);
+	for (k = 0; k < l->n && r == 0; k++) {
 		while (j < failed->n && failed->v[j] < l->v[k])
 			j++;
 		if (j < failed->n && failed->v[j] == l->v[k])
 			continue;
-		if ((seq = view_seq(s, l->v[k])) == 0 ||
-		    mailbox_find_uid(s->mb, l->v[k], &pos, &r) < 0)
-			continue;
-		if (fetch_flags_line(s, seq, &r, s->cmd.uid ||
-		    (s->enabled & IMAP_EN_CONDSTORE)) < 0)
-			return -1;
+		r = fetch_lines_uid(&fl, l->v[k], s->cmd.uid ||
+		    (s->enabled & IMAP_EN_CONDSTORE));
 	}
-	return 0;
+	if (fetch_lines_done(&fl) < 0)
+		r = -1;
+	return r;
 }
 
 /* The [MODIFIED set] code of the failed UIDs (sequence numbers unless
@@ -158,8 +157,9 @@ cmd_store(struct imapd *s)
 			u.n = u.cap = 0;
 			silent &= ~STORE_FAIL_ALL;
 		}
-		if (u.n > 0 && mailbox_store(s->mb, u.v, u.n, &st, &ch,
-		    &failed, &err) < 0) {
+		/* the files are renamed after the tagged reply (out:) */
+		if (u.n > 0 && mailbox_store_deferred(s->mb, u.v, u.n, &st,
+		    &ch, &failed, &err) < 0) {
 			log_err("store: %s", str_cstr(&err));
 			r = imapd_tagged(s, "NO [SERVERBUG] Cannot store flags");
 			goto out;
@@ -178,6 +178,7 @@ cmd_store(struct imapd *s)
 		    s->cmd.uid ? "UID " : "");
 	}
 out:
+	view_names(s, &ch);
 	seqset_free(&set);
 	mailbox_uids_free(&u);
 	mailbox_uids_free(&ch);

@@ -29,6 +29,7 @@
 #include "io.h"
 #include "login.h"
 #include "mailbox.h"
+#include "maildir.h"
 #include "seqset.h"
 #include "str.h"
 
@@ -224,6 +225,12 @@ int view_recent(const struct imapd *s, uint32_t uid);
 int view_resolve(const struct imapd *s, struct seqset *set, int uid,
     struct mailbox_uids *out);
 
+/* Rename the files of the messages whose flags this command changed
+ * (changed: their UIDs, ascending) to carry them: after the tagged reply,
+ * before the next command is read.  Errors are logged; the names then
+ * catch up at the next STORE or SELECT. */
+void view_names(struct imapd *s, const struct mailbox_uids *changed);
+
 /* Remove the UIDs (ascending) from the view, sending EXPUNGE for each
  * (or one VANISHED under QRESYNC). */
 int view_expunged(struct imapd *s, const uint32_t *uids, size_t n);
@@ -250,6 +257,46 @@ int cmd_fetch(struct imapd *s);
 /* Send "* n FETCH (UID u FLAGS (...)[ MODSEQ (m)])" for a record. */
 int fetch_flags_line(struct imapd *s, uint32_t seq,
     const struct index_record *r, int with_uid);
+
+/* FETCH responses in bulk (FETCH, STORE, the updates after a command):
+ * lines gather in buf and go out in writes of FETCH_OUT_CHUNK bytes; the
+ * message after the last one is looked at first, in the index and in the
+ * view; the FLAGS text of each set of system flags is made once. */
+#define FETCH_OUT_CHUNK 65536
+
+struct fetch_lines {
+	struct imapd *s;
+	struct str buf;		/* lines not written yet */
+	uint32_t pos;		/* index position after the last record */
+	uint32_t vpos;		/* view position after the last message */
+	struct str text[2 * (MAIL_FLAGS_MASK + 1)];	/* by flags, recent */
+	struct str kw;		/* the text of flags with keywords */
+};
+
+/* Start, with nothing gathered. */
+void fetch_lines_init(struct fetch_lines *fl, struct imapd *s);
+
+/* The record of uid (not expunged), the hint first.  0 or -1. */
+int fetch_lines_record(struct fetch_lines *fl, uint32_t uid,
+    struct index_record *r);
+
+/* The sequence number of uid, the hint first; 0 when not in the view. */
+uint32_t fetch_lines_seq(struct fetch_lines *fl, uint32_t uid);
+
+/* Append the FLAGS list text as imapd_flags_text() does. */
+int fetch_lines_flags(struct fetch_lines *fl, struct str *out, uint32_t flags,
+    uint64_t keywords, int recent);
+
+/* Gather "* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])" for the message
+ * uid (nothing when it is gone or not in the view).  0 or -1. */
+int fetch_lines_uid(struct fetch_lines *fl, uint32_t uid, int with_uid);
+
+/* Write what gathered when it reached FETCH_OUT_CHUNK, or at all when
+ * all is set.  0 or -1. */
+int fetch_lines_out(struct fetch_lines *fl, int all);
+
+/* Write what is left and free.  0 or -1. */
+int fetch_lines_done(struct fetch_lines *fl);
 
 /* ---- cmd-store.c ---- */
 int cmd_store(struct imapd *s);

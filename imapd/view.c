@@ -131,6 +131,23 @@ view_count_recent(struct imapd *s)
 	return n;
 }
 
+void
+view_names(struct imapd *s, const struct mailbox_uids *changed)
+{
+	struct str err = STR_INIT;
+
+	if (s->mb == NULL || mailbox_header(s->mb)->names_behind == 0)
+		return;
+	/* the reply goes out first, even when more commands are waiting */
+	if (io_flush(s->io) < 0)
+		log_warn("%s: %s", s->selname, strerror(errno));
+	if (mailbox_store_names(s->mb, changed ? changed->v : NULL,
+	    changed ? changed->n : 0, &err) < 0)
+		log_warn("%s: renaming files: %s", s->selname,
+		    str_cstr(&err));
+	str_free(&err);
+}
+
 int
 view_load(struct imapd *s, struct str *err)
 {
@@ -141,6 +158,8 @@ view_load(struct imapd *s, struct str *err)
 	seqset_clear(&s->recent);
 	if (mailbox_sync(s->mb, err) < 0)
 		return -1;
+	/* names a session that died did not rename */
+	view_names(s, NULL);
 	view_take_recent(s);
 	h = mailbox_header(s->mb);
 	/* the UID array waits until a command needs it (view_ready): a
@@ -509,20 +528,18 @@ fail:
 }
 
 static int
-view_report_flags(struct imapd *s, const struct mailbox_uids *fl)
+view_report_flags(struct imapd *s, const struct mailbox_uids *u)
 {
-	struct index_record r;
-	uint32_t seq, pos;
+	struct fetch_lines fl;
 	size_t k;
+	int r = 0;
 
-	for (k = 0; k < fl->n; k++) {
-		if ((seq = view_seq(s, fl->v[k])) == 0 ||
-		    mailbox_find_uid(s->mb, fl->v[k], &pos, &r) < 0)
-			continue;
-		if (fetch_flags_line(s, seq, &r, 1) < 0)
-			return -1;
-	}
-	return 0;
+	fetch_lines_init(&fl, s);
+	for (k = 0; k < u->n && r == 0; k++)
+		r = fetch_lines_uid(&fl, u->v[k], 1);
+	if (fetch_lines_done(&fl) < 0)
+		r = -1;
+	return r;
 }
 
 int

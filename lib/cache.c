@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "crc.h"
@@ -81,15 +82,61 @@ cache_open(const char *path, int writable, int create, uint32_t uidvalidity,
 	return 0;
 }
 
+/* Encode the 16-byte header of an entry into h. */
+static void
+cache_entry_header(unsigned char *h, uint32_t type, uint32_t uid,
+    const void *payload, size_t len)
+{
+	uint32_t crc;
+
+	le32_put(h, type);
+	le32_put(h + 4, uid);
+	le32_put(h + 8, (uint32_t)len);
+	crc = crc_buf(h, 12);
+	crc = crc_update(crc, payload, len);
+	le32_put(h + 12, crc);
+}
+
+/* Write all of iov (header, payload, padding) at off with pwritev,
+ * retrying short writes and EINTR. */
+static int
+cache_pwritev_all(int fd, struct iovec *iov, int n, off_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwritev(fd, iov, n, off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		off += w;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
 int
 cache_append(struct cache *c, uint32_t type, uint32_t uid,
     const void *payload, size_t len, uint64_t *off_r)
 {
 	unsigned char h[CACHE_ENT_HDR];
 	static const unsigned char zero[8];
+	struct iovec iov[3];
 	struct stat st;
 	uint64_t off;
-	uint32_t crc;
+	int n = 2;
 
 	if (len > CACHE_MAX_ENTRY) {
 		errno = E2BIG;
@@ -100,21 +147,133 @@ cache_append(struct cache *c, uint32_t type, uint32_t uid,
 	off = ((uint64_t)st.st_size + 7) & ~(uint64_t)7;
 	if (off < CACHE_HDR_SIZE)
 		off = CACHE_HDR_SIZE;
-	le32_put(h, type);
-	le32_put(h + 4, uid);
-	le32_put(h + 8, (uint32_t)len);
-	crc = crc_buf(h, 12);
-	crc = crc_update(crc, payload, len);
-	le32_put(h + 12, crc);
-	if (fmap_pwrite_all(c->fd, h, sizeof(h), (off_t)off) < 0 ||
-	    fmap_pwrite_all(c->fd, payload, len, (off_t)(off + sizeof(h))) < 0)
-		return -1;
+	cache_entry_header(h, type, uid, payload, len);
+	iov[0].iov_base = h;
+	iov[0].iov_len = sizeof(h);
+	iov[1].iov_base = (void *)payload;
+	iov[1].iov_len = len;
 	/* pad so the next entry starts aligned and the size is final */
-	if ((len & 7) != 0 && fmap_pwrite_all(c->fd, zero, 8 - (len & 7),
-	    (off_t)(off + sizeof(h) + len)) < 0)
+	if ((len & 7) != 0) {
+		iov[2].iov_base = (void *)zero;
+		iov[2].iov_len = 8 - (len & 7);
+		n = 3;
+	}
+	if (cache_pwritev_all(c->fd, iov, n, (off_t)off) < 0)
 		return -1;
 	*off_r = off;
 	return 0;
+}
+
+/* ---- a new cache file written front to back (a rebuild) ---- */
+
+#define CACHE_WRITER_CHUNK (1u << 20)
+
+struct cache_writer {
+	int fd;
+	uint64_t written;	/* bytes of the file already written */
+	struct str buf;		/* the bytes after them */
+};
+
+int
+cache_writer_flush(struct cache_writer *w)
+{
+	if (w->buf.len == 0)
+		return 0;
+	if (fmap_pwrite_all(w->fd, w->buf.s, w->buf.len, (off_t)w->written) < 0)
+		return -1;
+	w->written += w->buf.len;
+	str_clear(&w->buf);
+	return 0;
+}
+
+int
+cache_writer_open(const char *path, uint32_t uidvalidity,
+    struct cache_writer **w_r)
+{
+	unsigned char b[CACHE_HDR_SIZE];
+	struct cache_writer *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return -1;
+	str_init(&w->buf, 0);
+	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	cache_header_encode(b, uidvalidity);
+	if (w->fd < 0 || str_ready(&w->buf, CACHE_WRITER_CHUNK + 64) < 0 ||
+	    str_append(&w->buf, b, sizeof(b)) < 0) {
+		cache_writer_free(&w);
+		return -1;
+	}
+	*w_r = w;
+	return 0;
+}
+
+int
+cache_writer_append(struct cache *c, struct cache_writer **w_r)
+{
+	struct cache_writer *w;
+	struct stat st;
+
+	if (fstat(c->fd, &st) < 0)
+		return -1;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -1;
+	str_init(&w->buf, 0);
+	/* the next entry starts aligned, as with cache_append */
+	w->written = ((uint64_t)st.st_size + 7) & ~(uint64_t)7;
+	if (w->written < CACHE_HDR_SIZE)
+		w->written = CACHE_HDR_SIZE;
+	if ((w->fd = dup(c->fd)) < 0 ||
+	    str_ready(&w->buf, CACHE_WRITER_CHUNK + 64) < 0) {
+		cache_writer_free(&w);
+		return -1;
+	}
+	*w_r = w;
+	return 0;
+}
+
+int
+cache_writer_add(struct cache_writer *w, uint32_t type, uint32_t uid,
+    const void *payload, size_t len, uint64_t *off_r)
+{
+	static const unsigned char zero[8];
+	unsigned char h[CACHE_ENT_HDR];
+
+	if (len > CACHE_MAX_ENTRY) {
+		errno = E2BIG;
+		return -1;
+	}
+	/* every entry leaves the end aligned: the next one starts there */
+	*off_r = w->written + w->buf.len;
+	cache_entry_header(h, type, uid, payload, len);
+	if (str_append(&w->buf, h, sizeof(h)) < 0 ||
+	    str_append(&w->buf, payload, len) < 0 ||
+	    ((len & 7) != 0 && str_append(&w->buf, zero, 8 - (len & 7)) < 0))
+		return -1;
+	if (w->buf.len >= CACHE_WRITER_CHUNK)
+		return cache_writer_flush(w);
+	return 0;
+}
+
+int
+cache_writer_finish(struct cache_writer *w)
+{
+	if (cache_writer_flush(w) < 0)
+		return -1;
+	return fsync(w->fd);
+}
+
+void
+cache_writer_free(struct cache_writer **wp)
+{
+	struct cache_writer *w = *wp;
+
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	str_free(&w->buf);
+	free(w);
+	*wp = NULL;
 }
 
 int

@@ -58,6 +58,35 @@ int cache_open(const char *path, int writable, int create,
 int cache_append(struct cache *c, uint32_t type, uint32_t uid,
     const void *payload, size_t len, uint64_t *off_r);
 
+/* Entries gathered in memory and written in pieces of about a MiB, not
+ * one write each: a new cache file written front to back (a rebuild), or
+ * many entries added to an open one (a sync).  An entry is in the file
+ * only once flushed. */
+struct cache_writer;
+
+/* Create the file at path (it must not exist) with its header. */
+int cache_writer_open(const char *path, uint32_t uidvalidity,
+    struct cache_writer **w_r);
+
+/* A writer that adds entries after those of the open cache c (under the
+ * mailbox lock, with no cache_append until it is flushed): a sync that
+ * finds many files. */
+int cache_writer_append(struct cache *c, struct cache_writer **w_r);
+
+/* Add an entry; its offset in the file goes to *off_r. */
+int cache_writer_add(struct cache_writer *w, uint32_t type, uint32_t uid,
+    const void *payload, size_t len, uint64_t *off_r);
+
+/* Write what is still in memory (before anything points to it is
+ * committed). */
+int cache_writer_flush(struct cache_writer *w);
+
+/* Write what is still in memory and fsync the file. */
+int cache_writer_finish(struct cache_writer *w);
+
+/* Close and free (the file stays); *wp becomes NULL. */
+void cache_writer_free(struct cache_writer **wp);
+
 /* Where the entry of len payload bytes at off ends (next entry's offset). */
 static inline uint64_t
 cache_entry_end(uint64_t off, size_t len)

@@ -48,6 +48,7 @@ index_header_encode(const struct index_header *h, unsigned char *b)
 	le64_put(b + 88, (uint64_t)h->cur_mtime_sec);
 	le32_put(b + 96, h->cur_mtime_nsec);
 	le64_put(b + 104, h->cache_end);
+	le32_put(b + 112, h->names_behind);
 	le32_put(b + 124, crc_buf(b, 124));
 }
 
@@ -77,6 +78,7 @@ index_header_decode(const unsigned char *b, struct index_header *h)
 	h->cur_mtime_sec = (int64_t)le64_get(b + 88);
 	h->cur_mtime_nsec = le32_get(b + 96);
 	h->cache_end = le64_get(b + 104);
+	h->names_behind = le32_get(b + 112);
 	if (h->count > INDEX_MAX_COUNT || h->exists > h->count) {
 		errno = EBADMSG;
 		return -1;
@@ -240,6 +242,24 @@ index_put(struct index *ix, uint32_t seq, const struct index_record *r)
 	index_record_encode(r, b);
 	return fmap_pwrite_all(ix->fd, b, sizeof(b),
 	    (off_t)INDEX_HDR_SIZE + (off_t)seq * INDEX_REC_SIZE);
+}
+
+int
+index_put_many(struct index *ix, uint32_t seq,
+    const struct index_record *recs, uint32_t n)
+{
+	unsigned char buf[INDEX_REC_SIZE * 256];
+	uint32_t i = 0, k;
+
+	while (i < n) {
+		for (k = 0; k < 256 && i + k < n; k++)
+			index_record_encode(&recs[i + k], buf + k * INDEX_REC_SIZE);
+		if (fmap_pwrite_all(ix->fd, buf, (size_t)k * INDEX_REC_SIZE,
+		    (off_t)INDEX_HDR_SIZE + ((off_t)seq + i) * INDEX_REC_SIZE) < 0)
+			return -1;
+		i += k;
+	}
+	return 0;
 }
 
 int

@@ -27,7 +27,8 @@
 #define REC_EXPUNGED	0x0100u	/* gone; kept until the file is compacted */
 #define REC_RAW		0x0200u	/* file holds the exact wire bytes */
 #define REC_IN_NEW	0x0400u	/* file is in new/ (else cur/) */
-#define REC_RESERVED	0xf800u	/* reserved, written as 0 */
+#define REC_NAME_BEHIND	0x0800u	/* flags changed, file not renamed yet */
+#define REC_RESERVED	0xf000u	/* reserved, written as 0 */
 
 
 /* index_header.flags */
@@ -52,6 +53,7 @@ struct index_header {
 	int64_t cur_mtime_sec;	/* cur/ as of the last sync */
 	uint32_t cur_mtime_nsec;
 	uint64_t cache_end;	/* zest.cache holds at least this many bytes */
+	uint32_t names_behind;	/* records with REC_NAME_BEHIND (at least) */
 };
 
 struct index_record {
@@ -93,6 +95,11 @@ int index_get(struct index *ix, uint32_t seq, struct index_record *r_r);
 
 /* Write record number seq (at most one past the last in the file). */
 int index_put(struct index *ix, uint32_t seq, const struct index_record *r);
+
+/* Write records seq .. seq + n - 1 (at most one past the last in the file
+ * to begin with) in as few writes as their size allows. */
+int index_put_many(struct index *ix, uint32_t seq,
+    const struct index_record *recs, uint32_t n);
 
 /* Write the header: the commit point. */
 int index_commit(struct index *ix, const struct index_header *h);

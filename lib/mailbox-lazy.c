@@ -9,7 +9,7 @@
  * time anything asks for it, through mailbox_cached().
  *
  * So opening a 100,000-message Maildir that another MDA filled costs a
- * readdir and a stat per file (names with ,W= need nothing more, as
+ * readdir and an fstatat per file (names with ,W= need nothing more, as
  * Dovecot's and Zest's own names carry), not 100,000 MIME parses; the
  * parse is paid by the first FETCH that needs it, once.
  */
@@ -27,15 +27,15 @@
 #define LAZY_CHUNK 65536
 
 /*
- * The wire size of the message file at path (stat st, name mn) without a
- * parse: from ,W= when the name has it (and ,S= agrees with the file),
- * else by counting its LFs, as long as it has no CR (an LF text file is
- * served with every LF made CRLF).  Returns 1 with *wire_r, 0 when the
- * file needs the full parse (it holds CR bytes: kept raw or not is for
- * the parser to say), -1 with errno.
+ * The wire size of the message file rel (relative to the directory dfd,
+ * or AT_FDCWD; stat st, name mn) without a parse: from ,W= when the name
+ * has it (and ,S= agrees with the file), else by counting its LFs, as long
+ * as it has no CR (an LF text file is served with every LF made CRLF).
+ * Returns 1 with *wire_r, 0 when the file needs the full parse (it holds
+ * CR bytes: kept raw or not is for the parser to say), -1 with errno.
  */
 int
-mailbox_quick_size(const char *path, const struct maildir_name *mn,
+mailbox_quick_size(int dfd, const char *rel, const struct maildir_name *mn,
     const struct stat *st, uint64_t *wire_r)
 {
 	unsigned char buf[LAZY_CHUNK];
@@ -48,7 +48,7 @@ mailbox_quick_size(const char *path, const struct maildir_name *mn,
 		*wire_r = mn->w_size;
 		return 1;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	for (;;) {

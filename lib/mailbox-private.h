@@ -2,7 +2,7 @@
 #ifndef ZEST_MAILBOX_PRIVATE_H
 #define ZEST_MAILBOX_PRIVATE_H
 
-/* Internals shared by mailbox.c, mailbox-append.c and mailbox-sync.c. */
+/* Internals shared by the mailbox*.c files. */
 
 #include <sys/stat.h>
 
@@ -112,13 +112,81 @@ void mailbox_compact_quietly(struct mailbox *mb);
  * entries made on first use). */
 struct maildir_name;
 
-/* The wire size of a message file without parsing it: 1 with *wire_r, 0
- * when it needs mailbox_parse_file (it holds CR bytes), -1. */
-int mailbox_quick_size(const char *path, const struct maildir_name *mn,
+/* The wire size of a message file (rel, relative to the directory dfd or
+ * AT_FDCWD) without parsing it: 1 with *wire_r, 0 when it needs
+ * mailbox_parse_file (it holds CR bytes), -1. */
+int mailbox_quick_size(int dfd, const char *rel, const struct maildir_name *mn,
     const struct stat *st, uint64_t *wire_r);
 
 /* Make and read the MESSAGE entry of a record indexed without one. */
 int mailbox_cache_fill(struct mailbox *mb, const struct index_record *r,
     const unsigned char **payload_r, size_t *len_r);
+
+/* ---- mailbox-scan.c: the message files of new/ and cur/, for a rebuild */
+
+/* One file: its name, what the name says and (after the stat) the inode. */
+struct mailbox_scan_file {
+	size_t off;		/* "new/NAME" or "cur/NAME" in the arena */
+	size_t len;		/* of that name */
+	size_t base_len;	/* of BASE, in NAME */
+	uint64_t s_size, w_size; /* ,S= and ,W= */
+	uint32_t name_uid;	/* ,U=; 0 none */
+	unsigned has_s:1, has_w:1, in_new:1;
+	unsigned flags;		/* MAIL_* of the info letters (cur/) */
+	const struct index_record *old;	/* the caller's: earlier record */
+	/* from mailbox_scan_stat_*: */
+	int64_t mtime;		/* internal date of a new message */
+	uint64_t wire;		/* RFC822.SIZE, when quick */
+	int quick;		/* 1 wire known, 0 needs mailbox_parse_file,
+				   -1 gone since the readdir */
+};
+
+/* The files in the order mailbox_scan_sort gives: uid (the caller's: the
+ * candidate or the one given; UINT32_MAX none), then name.  key holds the
+ * name's first 16 bytes big-endian, so that two integer compares order
+ * nearly all names as strcmp would. */
+struct mailbox_scan_key {
+	uint64_t key[2];
+	size_t off;		/* of the name in the arena */
+	uint32_t uid;
+	uint32_t i;		/* its mailbox_scan_file */
+};
+
+struct scan_pool;
+
+struct mailbox_scan {
+	struct str arena;	/* the names, NUL-terminated */
+	struct mailbox_scan_file *f;
+	struct mailbox_scan_key *k;	/* k[i].i == i until sorted */
+	size_t n, cap;
+	int dfd[2];		/* new/, cur/ */
+	struct scan_pool *pool;	/* the stat helpers */
+};
+
+#define MAILBOX_SCAN_INIT { STR_INIT, NULL, NULL, 0, 0, { -1, -1 }, NULL }
+
+/* Read the names of dir's new/ and cur/ (keeping both open). */
+int mailbox_scan_names(struct mailbox_scan *sc, const char *dir,
+    struct str *err);
+
+/* Start looking up the files' inodes on helper threads (when there are
+ * many files and CPUs); the caller may meanwhile sort and set k[].uid and
+ * f[].old, but touch nothing else until mailbox_scan_stat_finish. */
+void mailbox_scan_stat_start(struct mailbox_scan *sc);
+
+/* Look up what is left, wait for the helpers.  A file gone since the
+ * readdir gets quick -1; any other failure is -1 with err. */
+int mailbox_scan_stat_finish(struct mailbox_scan *sc, const char *dir,
+    struct str *err);
+
+/* Sort k by uid, then name. */
+void mailbox_scan_sort(struct mailbox_scan *sc);
+
+/* The "new/..." or "cur/..." name of k. */
+const char *mailbox_scan_name(const struct mailbox_scan *sc,
+    const struct mailbox_scan_key *k);
+
+/* Free; sc is MAILBOX_SCAN_INIT after. */
+void mailbox_scan_free(struct mailbox_scan *sc);
 
 #endif

@@ -40,12 +40,6 @@ struct old {
 	size_t ntomb, tomb_cap;
 };
 
-struct rent {
-	char *name;		/* "new/..." or "cur/..." */
-	uint32_t uid;		/* candidate, then assigned */
-	const struct index_record *old;
-};
-
 static int
 old_add(struct old *o, const char *base, size_t bl,
     const struct index_record *r)
@@ -236,114 +230,115 @@ old_read_dovecot(const char *dir, struct old *o)
 	fclose(f);
 }
 
-static int
-rent_cmp(const void *a, const void *b)
-{
-	const struct rent *x = a, *y = b;
-
-	if (x->uid != y->uid)
-		return x->uid < y->uid ? -1 : 1;
-	return strcmp(x->name + 4, y->name + 4);
-}
-
-static int
-rebuild_list(const char *dir, const struct old *o, struct rent **e_r,
-    size_t *n_r)
-{
-	static const char *const sub[] = { "new", "cur" };
-	struct str p = STR_INIT;
-	struct rent *e = NULL;
-	size_t n = 0, cap = 0, i;
-
-	for (i = 0; i < 2; i++) {
-		struct dirent *d;
-		DIR *dp;
-
-		str_clear(&p);
-		str_appendf(&p, "%s/%s", dir, sub[i]);
-		if ((dp = opendir(p.s)) == NULL)
-			goto fail;
-		while ((d = readdir(dp)) != NULL) {
-			struct maildir_name mn;
-
-			if (maildir_name_parse(d->d_name, &mn) < 0)
-				continue;
-			if (n == cap) {
-				struct rent *ne;
-
-				cap = cap ? cap * 2 : 1024;
-				ne = reallocarray(e, cap, sizeof(*e));
-				if (ne == NULL) {
-					closedir(dp);
-					goto fail;
-				}
-				e = ne;
-			}
-			if (asprintf(&e[n].name, "%s/%s", sub[i], d->d_name) < 0) {
-				closedir(dp);
-				goto fail;
-			}
-			e[n].old = old_find(o, d->d_name, mn.base_len);
-			e[n].uid = e[n].old ? e[n].old->uid :
-			    mn.has_uid ? mn.uid : UINT32_MAX;
-			if (e[n].uid != UINT32_MAX && old_tombstoned(o, e[n].uid))
-				e[n].uid = UINT32_MAX;
-			n++;
-		}
-		closedir(dp);
-	}
-	str_free(&p);
-	*e_r = e;
-	*n_r = n;
-	return 0;
-fail:
-	str_free(&p);
-	while (n > 0)
-		free(e[--n].name);
-	free(e);
-	return -1;
-}
-
-/* Keep candidate UIDs that are unique; the rest get new ones after all. */
+/* Keep candidate UIDs that are unique; the rest get new ones after all.
+ * l->k ends in UID order. */
 static void
-rebuild_assign(struct rent *e, size_t n, uint32_t *next_r,
+rebuild_assign(struct mailbox_scan *l, uint32_t *next_r,
     struct mailbox_rebuild_stats *st)
 {
+	struct mailbox_scan_key *k = l->k;
 	uint32_t last = 0, next = *next_r;
-	size_t i;
+	size_t i, n = l->n;
+	int dropped = 0;
 
-	if (n > 1)
-		qsort(e, n, sizeof(*e), rent_cmp);
+	mailbox_scan_sort(l);
 	for (i = 0; i < n; i++)
-		if (e[i].uid != UINT32_MAX && e[i].uid >= next)
-			next = e[i].uid + 1;
+		if (k[i].uid != UINT32_MAX && k[i].uid >= next)
+			next = k[i].uid + 1;
 	for (i = 0; i < n; i++) {
-		if (e[i].uid != UINT32_MAX && e[i].uid > last) {
-			last = e[i].uid;
+		if (k[i].uid != UINT32_MAX && k[i].uid > last) {
+			last = k[i].uid;
 			st->kept_uids++;
 		} else {
-			e[i].uid = UINT32_MAX;
-			e[i].old = NULL;
+			dropped |= k[i].uid != UINT32_MAX;
+			k[i].uid = UINT32_MAX;
+			l->f[k[i].i].old = NULL;
 		}
 	}
-	/* Sorting put the unassigned ones last, in name order. */
+	/* Sorting put the unassigned ones last, in name order: numbered in
+	 * that order they stay in UID order, unless a duplicate was dropped
+	 * in the middle. */
 	for (i = 0; i < n; i++)
-		if (e[i].uid == UINT32_MAX) {
-			e[i].uid = next++;
+		if (k[i].uid == UINT32_MAX) {
+			k[i].uid = next++;
 			st->new_uids++;
 		}
-	if (n > 1)
-		qsort(e, n, sizeof(*e), rent_cmp);
+	if (dropped)
+		mailbox_scan_sort(l);
 	*next_r = next;
 }
 
+/* The record of file f (UID uid); its cache entry, a NAME or, for a file
+ * that needed the parse, a MESSAGE, added to w.  0, 1 when the file went
+ * meanwhile, -1. */
+static int
+rebuild_record(struct mailbox *mb, struct index_header *h,
+    struct cache_writer *w, const struct mailbox_scan_file *f,
+    const char *name,
+    uint32_t uid, struct index_record *r)
+{
+	struct str path = STR_INIT, payload = STR_INIT;
+	uint64_t wire = f->wire, end;
+	int raw = 0, rc = -1;
+
+	if (f->quick < 0)
+		return 1;	/* went between the readdir and its fstatat */
+	if (!f->quick) {
+		/* CR bytes: the parse says whether it is kept raw */
+		if (mailbox_path(mb, name, &path) < 0)
+			goto out;
+		if (mailbox_parse_file(path.s, &payload, &raw, &wire) < 0) {
+			rc = errno == ENOENT ? 1 : -1;
+			goto out;
+		}
+	}
+	memset(r, 0, sizeof(*r));
+	r->uid = uid;
+	if (f->old != NULL && f->old->modseq != 0) {
+		r->flags = f->old->flags & MAIL_FLAGS_MASK;
+		r->keywords = f->old->keywords;
+		r->modseq = f->old->modseq;
+		r->internal_date = f->old->internal_date;
+	} else {
+		r->internal_date = f->mtime;
+		r->flags = f->flags;
+		r->modseq = h->highestmodseq + 1;
+	}
+	r->flags |= (raw ? REC_RAW : 0) | (f->in_new ? REC_IN_NEW : 0);
+	r->size = wire;
+	if (f->quick) {
+		/* only the name now; the entry on first use */
+		if (cache_writer_add(w, CACHE_T_NAME, uid, name, f->len,
+		    &r->name_off) < 0)
+			goto out;
+		end = cache_entry_end(r->name_off, f->len);
+	} else {
+		if (cache_item_add(&payload, CI_NAME, name, f->len) < 0 ||
+		    cache_writer_add(w, CACHE_T_MESSAGE, uid, payload.s,
+		    payload.len, &r->cache_off) < 0)
+			goto out;
+		r->name_off = r->cache_off;
+		end = cache_entry_end(r->cache_off, payload.len);
+	}
+	if (end > h->cache_end)
+		h->cache_end = end;
+	rc = 0;
+out:
+	str_free(&path);
+	str_free(&payload);
+	return rc;
+}
+
+#define REBUILD_AHEAD 8
+
 /* Build the new cache and index beside the old ones, then swap them in. */
 static int
-rebuild_write(struct mailbox *mb, struct index_header *h, struct rent *e,
-    size_t n, struct str *err)
+rebuild_write(struct mailbox *mb, struct index_header *h,
+    struct mailbox_scan *l, struct str *err)
 {
 	struct str cpath = STR_INIT, tmp = STR_INIT, ipath = STR_INIT;
-	struct index_record *recs = calloc(n + 1, sizeof(*recs));
+	struct index_record *recs = calloc(l->n + 1, sizeof(*recs));
+	struct cache_writer *w = NULL;
 	struct index *oldix = NULL;
 	size_t i;
 	int rc = -1;
@@ -353,91 +348,44 @@ rebuild_write(struct mailbox *mb, struct index_header *h, struct rent *e,
 	str_appendf(&tmp, "%s.new", cpath.s);
 	unlink(tmp.s);
 	if (recs == NULL ||
-	    cache_open(tmp.s, 1, 1, h->uidvalidity, &mb->cache) < 0) {
+	    cache_writer_open(tmp.s, h->uidvalidity, &w) < 0) {
 		str_appendf(err, "%s: %s", tmp.s, strerror(errno));
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		struct str path = STR_INIT, payload = STR_INIT;
+	for (i = 0; i < l->n; i++) {
+		const struct mailbox_scan_key *k = &l->k[i];
 		struct index_record *r = &recs[h->count];
-		struct maildir_name mn;
-		struct stat st;
-		uint64_t wire;
-		int raw = 0, quick = -1;
+		int gone;
 
-		/* the record from the name and inode; the parse only for a
-		 * file with CR bytes (mailbox-lazy.c) */
-		maildir_name_parse(e[i].name + 4, &mn);
-		mailbox_path(mb, e[i].name, &path);
-		if (stat(path.s, &st) == 0) {
-			quick = mailbox_quick_size(path.s, &mn, &st, &wire);
-			if (quick == 0 && mailbox_parse_file(path.s, &payload,
-			    &raw, &wire) < 0)
-				quick = -1;
+		/* in UID order, the files and names are all over memory:
+		 * fetch some ahead so the cache misses overlap */
+		if (i + REBUILD_AHEAD < l->n) {
+			const struct mailbox_scan_key *a =
+			    &l->k[i + REBUILD_AHEAD];
+			const char *fa = (const char *)&l->f[a->i];
+
+			__builtin_prefetch(fa);
+			__builtin_prefetch(fa + sizeof(*l->f) - 1);
+			__builtin_prefetch(l->arena.s + a->off);
+			__builtin_prefetch(l->arena.s + a->off + 64);
 		}
-		if (quick < 0) {
-			int gone = errno == ENOENT;
-
-			str_free(&path);
-			str_free(&payload);
-			if (gone)
-				continue;
-			str_appendf(err, "%s: %s", e[i].name, strerror(errno));
+		gone = rebuild_record(mb, h, w, &l->f[k->i],
+		    mailbox_scan_name(l, k), k->uid, r);
+		if (gone < 0) {
+			str_appendf(err, "%s: %s", mailbox_scan_name(l, k),
+			    strerror(errno));
 			goto out;
 		}
-		memset(r, 0, sizeof(*r));
-		r->uid = e[i].uid;
-		if (e[i].old != NULL && e[i].old->modseq != 0) {
-			r->flags = e[i].old->flags & MAIL_FLAGS_MASK;
-			r->keywords = e[i].old->keywords;
-			r->modseq = e[i].old->modseq;
-			r->internal_date = e[i].old->internal_date;
-		} else {
-			r->internal_date = st.st_mtim.tv_sec;
-			if (e[i].name[0] == 'c' && mn.has_info)
-				r->flags = maildir_name_flags(e[i].name + 4, &mn);
-		}
-		r->flags |= (raw ? REC_RAW : 0) |
-		    (e[i].name[0] == 'n' ? REC_IN_NEW : 0);
-		r->size = wire;
-		if (r->modseq == 0)
-			r->modseq = h->highestmodseq + 1;
-		if (quick == 1) {
-			/* only the name now; the entry on first use */
-			if (cache_append(mb->cache, CACHE_T_NAME, r->uid,
-			    e[i].name, strlen(e[i].name), &r->name_off) < 0) {
-				str_appendf(err, "%s: %s", tmp.s,
-				    strerror(errno));
-				str_free(&path);
-				str_free(&payload);
-				goto out;
-			}
-			r->cache_off = 0;
-			h->cache_end = cache_entry_end(r->name_off,
-			    strlen(e[i].name));
-		} else if (cache_item_add(&payload, CI_NAME, e[i].name,
-		    strlen(e[i].name)) < 0 ||
-		    cache_append(mb->cache, CACHE_T_MESSAGE, r->uid, payload.s,
-		    payload.len, &r->cache_off) < 0) {
-			str_appendf(err, "%s: %s", tmp.s, strerror(errno));
-			str_free(&path);
-			str_free(&payload);
-			goto out;
-		} else {
-			r->name_off = r->cache_off;
-			h->cache_end = cache_entry_end(r->cache_off,
-			    payload.len);
-		}
+		if (gone)
+			continue;
 		mailbox_count(h, NULL, r);
 		h->count++;
-		str_free(&path);
-		str_free(&payload);
 	}
 	for (i = 0; i < h->count; i++)
 		if (recs[i].modseq > h->highestmodseq)
 			h->highestmodseq = recs[i].modseq;
 	h->highestmodseq++;	/* changes from here on are new */
-	if (cache_sync(mb->cache) < 0 || rename(tmp.s, cpath.s) < 0) {
+	if (cache_writer_finish(w) < 0 || rename(tmp.s, cpath.s) < 0) {
 		str_appendf(err, "%s: %s", cpath.s, strerror(errno));
 		goto out;
 	}
@@ -452,9 +400,9 @@ rebuild_write(struct mailbox *mb, struct index_header *h, struct rent *e,
 	}
 	rc = 0;
 out:
+	cache_writer_free(&w);
 	if (rc < 0)
 		unlink(tmp.s);
-	cache_close(&mb->cache);
 	free(recs);
 	str_free(&cpath);
 	str_free(&tmp);
@@ -474,6 +422,90 @@ old_free(struct old *o)
 	mbmeta_free(&o->meta);
 }
 
+/* What the old files say: keywords, UIDs by name, UIDVALIDITY, UIDNEXT
+ * and HIGHESTMODSEQ (above every tombstone), into o, h and *next_r. */
+static void
+old_load(const char *dir, struct old *o, struct index_header *h,
+    uint32_t *next_r)
+{
+	struct str p = STR_INIT;
+	uint32_t next;
+
+	str_appendf(&p, "%s/zest.header", dir);
+	o->have_meta = mbmeta_read(p.s, &o->meta) == 0;
+	old_read_index(dir, o);
+	if (o->n > 1)
+		qsort(o->m, o->n, sizeof(*o->m), oldmsg_cmp);
+	old_read_dovecot(dir, o);
+	if (o->n > 1)
+		qsort(o->m, o->n, sizeof(*o->m), oldmsg_cmp);
+
+	memset(h, 0, sizeof(*h));
+	h->uidvalidity = o->have_h ? o->h.uidvalidity :
+	    o->have_meta ? o->meta.uidvalidity : (uint32_t)time(NULL);
+	if (h->uidvalidity == 0)
+		h->uidvalidity = 1;
+	str_clear(&p);
+	str_appendf(&p, "%s/zest.expunged", dir);
+	tomb_scan(p.s, h->uidvalidity, 0, tomb_max, o);
+	if (o->ntomb > 1)
+		qsort(o->tomb_uids, o->ntomb, sizeof(*o->tomb_uids), uid_cmp);
+	next = o->have_h && o->h.uidnext > 0 ? o->h.uidnext : 1;
+	if (next <= o->max_tomb_uid)
+		next = o->max_tomb_uid + 1;
+	h->highestmodseq = o->have_h ? o->h.highestmodseq : 0;
+	if (h->highestmodseq < o->max_tomb_modseq)
+		h->highestmodseq = o->max_tomb_modseq;
+	h->generation = o->have_h ? o->h.generation + 1 : 1;
+	*next_r = next;
+	str_free(&p);
+}
+
+/* The files of new/ and cur/ (whose states go to h) with their UIDs. */
+static int
+rebuild_scan(const char *dir, const struct old *o, struct index_header *h,
+    uint32_t *next_r, struct mailbox_scan *sc,
+    struct mailbox_rebuild_stats *st_r, struct str *err)
+{
+	struct str p = STR_INIT;
+	struct stat st[2];
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < 2; i++) {
+		str_clear(&p);
+		str_appendf(&p, "%s/%s", dir, i == 0 ? "new" : "cur");
+		if (stat(p.s, &st[i]) < 0) {
+			str_appendf(err, "%s: %s", p.s, strerror(errno));
+			goto out;
+		}
+	}
+	if (mailbox_scan_names(sc, dir, err) < 0)
+		goto out;
+	/* the inodes on other threads while this one numbers the files */
+	mailbox_scan_stat_start(sc);
+	for (i = 0; i < sc->n; i++) {
+		struct mailbox_scan_file *f = &sc->f[i];
+		uint32_t *uid = &sc->k[i].uid;
+
+		f->old = o->n > 0 ? old_find(o, sc->arena.s + f->off + 4,
+		    f->base_len) : NULL;
+		*uid = f->old ? f->old->uid :
+		    f->name_uid != 0 ? f->name_uid : UINT32_MAX;
+		if (*uid != UINT32_MAX && old_tombstoned(o, *uid))
+			*uid = UINT32_MAX;
+	}
+	rebuild_assign(sc, next_r, st_r);
+	if (mailbox_scan_stat_finish(sc, dir, err) < 0)
+		goto out;
+	mailbox_dir_mtime_store(h, 1, &st[0]);
+	mailbox_dir_mtime_store(h, 0, &st[1]);
+	rc = 0;
+out:
+	str_free(&p);
+	return rc;
+}
+
 int
 mailbox_rebuild_locked(const char *dir, struct mailbox_rebuild_stats *st_r,
     struct str *err)
@@ -481,10 +513,7 @@ mailbox_rebuild_locked(const char *dir, struct mailbox_rebuild_stats *st_r,
 	struct mailbox mb;
 	struct old o;
 	struct index_header h;
-	struct rent *e = NULL;
-	struct str p = STR_INIT;
-	struct stat st_new, st_cur;
-	size_t n = 0, i;
+	struct mailbox_scan sc = MAILBOX_SCAN_INIT;
 	uint32_t next;
 	int rc = -1;
 
@@ -492,50 +521,11 @@ mailbox_rebuild_locked(const char *dir, struct mailbox_rebuild_stats *st_r,
 	memset(&o, 0, sizeof(o));
 	memset(st_r, 0, sizeof(*st_r));
 	mb.dir = (char *)dir;
-	str_appendf(&p, "%s/zest.header", dir);
-	o.have_meta = mbmeta_read(p.s, &o.meta) == 0;
-	old_read_index(dir, &o);
-	if (o.n > 1)
-		qsort(o.m, o.n, sizeof(*o.m), oldmsg_cmp);
-	old_read_dovecot(dir, &o);
-	if (o.n > 1)
-		qsort(o.m, o.n, sizeof(*o.m), oldmsg_cmp);
-
-	memset(&h, 0, sizeof(h));
-	h.uidvalidity = o.have_h ? o.h.uidvalidity :
-	    o.have_meta ? o.meta.uidvalidity : (uint32_t)time(NULL);
-	if (h.uidvalidity == 0)
-		h.uidvalidity = 1;
-	str_clear(&p);
-	str_appendf(&p, "%s/zest.expunged", dir);
-	tomb_scan(p.s, h.uidvalidity, 0, tomb_max, &o);
-	if (o.ntomb > 1)
-		qsort(o.tomb_uids, o.ntomb, sizeof(*o.tomb_uids), uid_cmp);
-	next = o.have_h && o.h.uidnext > 0 ? o.h.uidnext : 1;
-	if (next <= o.max_tomb_uid)
-		next = o.max_tomb_uid + 1;
-	h.highestmodseq = o.have_h ? o.h.highestmodseq : 0;
-	if (h.highestmodseq < o.max_tomb_modseq)
-		h.highestmodseq = o.max_tomb_modseq;
-	h.generation = o.have_h ? o.h.generation + 1 : 1;
-
-	str_clear(&p);
-	str_appendf(&p, "%s/new", dir);
-	if (stat(p.s, &st_new) < 0) {
-		str_appendf(err, "%s: %s", p.s, strerror(errno));
+	old_load(dir, &o, &h, &next);
+	if (rebuild_scan(dir, &o, &h, &next, &sc, st_r, err) < 0)
 		goto out;
-	}
-	str_clear(&p);
-	str_appendf(&p, "%s/cur", dir);
-	if (stat(p.s, &st_cur) < 0 || rebuild_list(dir, &o, &e, &n) < 0) {
-		str_appendf(err, "%s: %s", p.s, strerror(errno));
-		goto out;
-	}
-	rebuild_assign(e, n, &next, st_r);
 	h.uidnext = next;
 	h.first_recent_uid = next;
-	mailbox_dir_mtime_store(&h, 1, &st_new);
-	mailbox_dir_mtime_store(&h, 0, &st_cur);
 
 	/* The header file: keep guid and keywords when they were readable. */
 	if (o.have_meta && o.meta.uidvalidity == h.uidvalidity) {
@@ -548,18 +538,15 @@ mailbox_rebuild_locked(const char *dir, struct mailbox_rebuild_stats *st_r,
 		str_appendf(err, "%s/zest.header: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (rebuild_write(&mb, &h, e, n, err) < 0)
+	if (rebuild_write(&mb, &h, &sc, err) < 0)
 		goto out;
 	st_r->messages = h.count;
 	st_r->uidvalidity = h.uidvalidity;
 	rc = 0;
 out:
-	for (i = 0; i < n; i++)
-		free(e[i].name);
-	free(e);
+	mailbox_scan_free(&sc);
 	mbmeta_free(&mb.meta);
 	old_free(&o);
-	str_free(&p);
 	return rc;
 }
 

@@ -273,11 +273,13 @@ mailbox_parse_file(const char *path, struct str *payload, int *raw_r,
 	return rc;
 }
 
-/* Append a new record for the file of e. */
+/* Append a new record for the file of e (in the directory dfd[0] new/ or
+ * dfd[1] cur/), its cache entry through w. */
 static int
 sync_add_file(struct mailbox *mb, struct index_header *h,
     const struct listing *l, const struct ent *e, uint32_t uid,
-    const struct index_record *old)
+    const struct index_record *old, const int dfd[2],
+    struct cache_writer *w)
 {
 	struct str path = STR_INIT, payload = STR_INIT;
 	const char *name = ent_name(l, e);
@@ -290,12 +292,11 @@ sync_add_file(struct mailbox *mb, struct index_header *h,
 	/* the record from the name and inode; the parse only for a file
 	 * with CR bytes, else on first use (mailbox-lazy.c) */
 	maildir_name_parse(name + 4, &mn);
-	if (mailbox_path(mb, name, &path) < 0)
-		goto out;
-	if (stat(path.s, &st) == 0) {
-		quick = mailbox_quick_size(path.s, &mn, &st, &wire);
-		if (quick == 0 && mailbox_parse_file(path.s, &payload, &raw,
-		    &wire) < 0)
+	if (fstatat(dfd[e->in_new ? 0 : 1], name + 4, &st, 0) == 0) {
+		quick = mailbox_quick_size(dfd[e->in_new ? 0 : 1], name + 4,
+		    &mn, &st, &wire);
+		if (quick == 0 && (mailbox_path(mb, name, &path) < 0 ||
+		    mailbox_parse_file(path.s, &payload, &raw, &wire) < 0))
 			quick = -1;
 	}
 	if (quick < 0) {
@@ -316,13 +317,13 @@ sync_add_file(struct mailbox *mb, struct index_header *h,
 	if (r.modseq > h->highestmodseq)
 		h->highestmodseq = r.modseq;
 	if (quick == 1) {
-		if (cache_append(mb->cache, CACHE_T_NAME, uid, name,
-		    strlen(name), &r.name_off) < 0)
+		if (cache_writer_add(w, CACHE_T_NAME, uid, name, strlen(name),
+		    &r.name_off) < 0)
 			goto out;
 		h->cache_end = cache_entry_end(r.name_off, strlen(name));
 	} else {
 		if (cache_item_add(&payload, CI_NAME, name, strlen(name)) < 0 ||
-		    cache_append(mb->cache, CACHE_T_MESSAGE, uid, payload.s,
+		    cache_writer_add(w, CACHE_T_MESSAGE, uid, payload.s,
 		    payload.len, &r.cache_off) < 0)
 			goto out;
 		r.name_off = r.cache_off;
@@ -338,6 +339,45 @@ sync_add_file(struct mailbox *mb, struct index_header *h,
 out:
 	str_free(&path);
 	str_free(&payload);
+	return rc;
+}
+
+/* Records for the listed files no record matched: each looked up in its
+ * directory, the cache entries written together once all are made (they
+ * are pointed to only when the caller commits the header). */
+static int
+sync_add_all(struct mailbox *mb, struct index_header *h,
+    const struct listing *l)
+{
+	static const char *const sub[] = { "new", "cur" };
+	struct cache_writer *w = NULL;
+	struct str p = STR_INIT;
+	int dfd[2] = { -1, -1 }, rc = -1;
+	size_t i;
+
+	for (i = 0; i < l->n && l->e[i].seq != UINT32_MAX; i++)
+		;
+	if (i == l->n)
+		return 0;	/* none */
+	for (i = 0; i < 2; i++)
+		if (mailbox_path(mb, sub[i], &p) < 0 || (dfd[i] = open(p.s,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			goto out;
+	if (cache_writer_append(mb->cache, &w) < 0)
+		goto out;
+	for (i = 0; i < l->n; i++)
+		if (l->e[i].seq == UINT32_MAX && sync_add_file(mb, h, l,
+		    &l->e[i], h->uidnext, NULL, dfd, w) < 0)
+			goto out;
+	if (cache_writer_flush(w) < 0)
+		goto out;
+	rc = 0;
+out:
+	cache_writer_free(&w);
+	for (i = 0; i < 2; i++)
+		if (dfd[i] >= 0)
+			close(dfd[i]);
+	str_free(&p);
 	return rc;
 }
 
@@ -463,7 +503,6 @@ sync_scan(struct mailbox *mb, int scan_new, int scan_cur,
 	struct str name = STR_INIT;
 	unsigned char *seen = calloc((size_t)h.count + 1, 1);
 	uint32_t seq;
-	size_t i;
 	int rc = -1, again;
 
 	memset(&m, 0, sizeof(m));
@@ -507,10 +546,8 @@ sync_scan(struct mailbox *mb, int scan_new, int scan_cur,
 	/* Files nobody knows: new messages, in name (arrival) order. */
 	if (l.n > 1)
 		qsort_r(l.e, l.n, sizeof(*l.e), ent_cmp_name, &l);
-	for (i = 0; i < l.n; i++)
-		if (l.e[i].seq == UINT32_MAX &&
-		    sync_add_file(mb, &h, &l, &l.e[i], h.uidnext, NULL) < 0)
-			goto out;
+	if (sync_add_all(mb, &h, &l) < 0)
+		goto out;
 	if (scan_new)
 		mailbox_dir_mtime_store(&h, 1, st_new);
 	if (scan_cur)

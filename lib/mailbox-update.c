@@ -6,8 +6,9 @@
  * mailbox-expunge.c, copy in mailbox-copy.c.
  *
  * A STORE on thousands of messages takes the lock once, draws one MODSEQ,
- * rewrites the records in place, renames only the files whose system flags
- * changed, and writes the header (the commit point) once at the end.
+ * rewrites the records in place (adjacent ones in one write), writes the
+ * header (the commit point) once and fsyncs the index; the files whose
+ * system flags changed are renamed afterwards (mailbox_store_names).
  */
 #include "mailbox-private.h"
 
@@ -168,16 +169,33 @@ mailbox_find_uid(struct mailbox *mb, uint32_t uid, uint32_t *seq_r,
 
 /* ---- STORE ---- */
 
+/*
+ * A STORE changes records only.  A record whose system flags change is
+ * marked REC_NAME_BEHIND and counted in the header's names_behind: its
+ * file keeps the old name, which the record still points to, so a sync
+ * finds nothing to learn from it and the index, fsync()ed before
+ * mailbox_store returns, is the durable authority for the flags.
+ * mailbox_store_names then renames the files (mailbox_store itself, or
+ * the caller later when it asked with defer_names: imapd right after its
+ * tagged reply), fsyncs the directories, and only then points the
+ * records to the new names and clears the mark.
+ */
+
+/* Changed records wait in a run of consecutive positions and go to the
+ * index in one write (a STORE on a range rewrites thousands of adjacent
+ * records); the header, written after them, stays the commit point. */
+#define STORE_RUN_MAX 4096
+
 struct store {
 	struct mailbox *mb;
 	const struct mailbox_store *st;
 	struct index_header h;
 	uint64_t modseq;	/* the MODSEQ of this STORE's changes, 0: none yet */
-	struct mailbox_dirs dirs;
-	struct str name, npath;
 	struct mailbox_uids *changed, *failed;
-	struct mailbox_uids lost;	/* renamed under us by another program */
+	struct mailbox_uids behind;	/* UIDs this STORE marked */
 	int changes;
+	uint32_t run_seq, run_n;	/* records run_seq .. + run_n - 1 */
+	struct index_record *run;	/* new, then old: 2 * STORE_RUN_MAX */
 };
 
 static void
@@ -201,47 +219,51 @@ store_apply(const struct mailbox_store *st, uint32_t *flags, uint64_t *kw)
 	}
 }
 
-/* Rename the file of r to carry flags.  1 done, 0 the file was gone (renamed
- * or removed by another program), -1 error. */
+/* Write the waiting run.  When the write fails, each record is tried
+ * alone and the counters of those that did not go are taken back, so
+ * that the header written on failure agrees with the records. */
 static int
-store_rename(struct store *s, struct index_record *r, uint32_t flags)
+store_flush(struct store *s)
 {
-	struct mailbox *mb = s->mb;
-	struct maildir_name mn;
-	const char *old;
+	struct index_record *nw = s->run, *old = s->run + STORE_RUN_MAX;
+	uint32_t i, n = s->run_n;
+	int rc = 0, saved;
 
-	if (mailbox_file_name(mb, r, &s->name) < 0 || s->name.len < 5 ||
-	    maildir_name_parse(s->name.s + 4, &mn) < 0) {
-		errno = EBADMSG;
-		return -1;
-	}
-	old = s->name.s + 4;
-	str_clear(&s->npath);
-	if (str_appends(&s->npath, "cur/") < 0 ||
-	    maildir_name_with_flags(&s->npath, old, mn.base_len, flags,
-	    mn.has_info ? old + mn.info_off : NULL) < 0)
-		return -1;
-	if (strcmp(s->npath.s, s->name.s) != 0) {
-		struct str from = STR_INIT, to = STR_INIT;
-		int rc = -1;
+	if (n == 0)
+		return 0;
+	s->run_n = 0;
+	if (index_put_many(s->mb->ix, s->run_seq, nw, n) == 0)
+		return 0;
+	saved = errno;
+	for (i = 0; i < n; i++)
+		if (index_put(s->mb->ix, s->run_seq + i, &nw[i]) < 0) {
+			mailbox_count(&s->h, &nw[i], &old[i]);
+			if ((nw[i].flags ^ old[i].flags) & REC_NAME_BEHIND)
+				s->h.names_behind += (old[i].flags &
+				    REC_NAME_BEHIND) ? 1 : -1;
+			rc = -1;
+		}
+	errno = saved;
+	return rc;
+}
 
-		if (mailbox_path(mb, s->name.s, &from) == 0 &&
-		    mailbox_path(mb, s->npath.s, &to) == 0)
-			rc = rename(from.s, to.s);
-		str_free(&from);
-		str_free(&to);
-		if (rc < 0)
-			return errno == ENOENT ? 0 : -1;
-		s->dirs.touched[1] = 1;
-		if (r->flags & REC_IN_NEW)
-			s->dirs.touched[0] = 1;
-	}
-	if (cache_append(mb->cache, CACHE_T_NAME, r->uid, s->npath.s,
-	    s->npath.len, &r->name_off) < 0)
+/* Queue the new record r (o before the change) for position seq. */
+static int
+store_queue(struct store *s, uint32_t seq, const struct index_record *o,
+    const struct index_record *r)
+{
+	if (s->run == NULL && (s->run = calloc(2 * STORE_RUN_MAX,
+	    sizeof(*s->run))) == NULL)
 		return -1;
-	s->h.cache_end = cache_entry_end(r->name_off, s->npath.len);
-	r->flags &= ~REC_IN_NEW;
-	return 1;
+	if (s->run_n > 0 && (seq != s->run_seq + s->run_n ||
+	    s->run_n == STORE_RUN_MAX) && store_flush(s) < 0)
+		return -1;
+	if (s->run_n == 0)
+		s->run_seq = seq;
+	s->run[s->run_n] = *r;
+	s->run[STORE_RUN_MAX + s->run_n] = *o;
+	s->run_n++;
+	return 0;
 }
 
 /* Apply the STORE to record seq.  check: honour UNCHANGEDSINCE. */
@@ -259,17 +281,19 @@ store_one(struct store *s, uint32_t seq, struct index_record *r, int check)
 	if (flags == (r->flags & MAIL_FLAGS_MASK) && kw == r->keywords)
 		return 0;
 	if (flags != (r->flags & MAIL_FLAGS_MASK)) {
-		int rc = store_rename(s, r, flags);
-
-		if (rc <= 0)
-			return rc < 0 ? -1 : mailbox_uids_add(&s->lost, r->uid);
+		if (mailbox_uids_add(&s->behind, r->uid) < 0)
+			return -1;
+		if (!(r->flags & REC_NAME_BEHIND)) {
+			r->flags |= REC_NAME_BEHIND;
+			s->h.names_behind++;
+		}
 	}
 	if (s->modseq == 0)
 		s->modseq = ++s->h.highestmodseq;
 	r->flags = (r->flags & ~MAIL_FLAGS_MASK) | flags;
 	r->keywords = kw;
 	r->modseq = s->modseq;
-	if (index_put(s->mb->ix, seq, r) < 0)
+	if (store_queue(s, seq, &o, r) < 0)
 		return -1;
 	mailbox_count(&s->h, &o, r);
 	s->changes++;
@@ -288,8 +312,13 @@ store_pass(struct store *s, const uint32_t *uids, size_t n, int check)
 		uint32_t seq;
 		int rc;
 
-		if (i > 0 && uids[i] <= uids[i - 1])
-			pos = 0;	/* not ascending after all: search all */
+		if (i > 0 && uids[i] <= uids[i - 1]) {
+			/* not ascending after all: search all, and read
+			 * what this STORE already changed from the file */
+			pos = 0;
+			if (store_flush(s) < 0)
+				return -1;
+		}
 		rc = mailbox_find_from(s->mb, s->h.count, pos, uids[i], &seq, &r);
 		if (rc < 0)
 			return -1;
@@ -302,44 +331,14 @@ store_pass(struct store *s, const uint32_t *uids, size_t n, int check)
 	return 0;
 }
 
-/* Write the header; the mtimes of the directories we changed go with it. */
+/* Write the records, then the header (the commit point). */
 static int
 store_commit(struct store *s)
 {
-	if (mailbox_dirs_after(s->mb, &s->h, &s->dirs) < 0 ||
-	    index_commit(s->mb->ix, &s->h) < 0)
+	if (store_flush(s) < 0 || index_commit(s->mb->ix, &s->h) < 0)
 		return -1;
 	s->mb->hdr = s->h;
 	return 0;
-}
-
-/* Files another program renamed while we were at it: sync (which reads
- * the directories and learns their names and flags) and apply the STORE
- * once more.  They get a MODSEQ above the sync's own. */
-static int
-store_retry(struct store *s, struct str *err)
-{
-	struct mailbox_uids lost = s->lost;
-	int rc, touched[2];
-
-	memset(&s->lost, 0, sizeof(s->lost));
-	mailbox_sync_force(s->mb);
-	if (mailbox_sync_locked(s->mb, err) < 0) {
-		mailbox_uids_free(&lost);
-		return -1;
-	}
-	s->h = s->mb->hdr;
-	s->modseq = 0;
-	touched[0] = s->dirs.touched[0];
-	touched[1] = s->dirs.touched[1];
-	rc = mailbox_dirs_before(s->mb, &s->h, &s->dirs);
-	/* the first pass's renames are to be fsynced too */
-	s->dirs.touched[0] = touched[0];
-	s->dirs.touched[1] = touched[1];
-	if (rc == 0)
-		rc = store_pass(s, lost.v, lost.n, 0);
-	mailbox_uids_free(&lost);
-	return rc;
 }
 
 /* Every bit names a keyword of zest.header (a bit from elsewhere would
@@ -352,10 +351,10 @@ store_keywords_known(const struct mailbox *mb, uint64_t kw)
 	return n >= MBMETA_MAX_KEYWORDS || (kw >> n) == 0;
 }
 
-int
-mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
+static int
+store_run(struct mailbox *mb, const uint32_t *uids, size_t n,
     const struct mailbox_store *st, struct mailbox_uids *changed_r,
-    struct mailbox_uids *failed_r, struct str *err)
+    struct mailbox_uids *failed_r, int defer, struct str *err)
 {
 	struct store s;
 	int was_locked = mb->locked, rc = -1;
@@ -382,30 +381,340 @@ mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
 		goto out;
 	}
 	s.h = mb->hdr;
-	if (mailbox_dirs_before(mb, &s.h, &s.dirs) < 0 ||
-	    store_pass(&s, uids, n, 1) < 0 || store_commit(&s) < 0)
-		goto fail;
-	if (s.lost.n > 0 && (store_retry(&s, err) < 0 || store_commit(&s) < 0))
+	if (store_pass(&s, uids, n, 1) < 0 || store_commit(&s) < 0)
 		goto fail;
 	rc = s.changes;
+	/* the changes are acknowledged: the index holds them durably
+	 * before any file is renamed */
+	if (rc > 0 && index_sync(mb->ix) < 0) {
+		str_appendf(err, "%s: index fsync: %s", mb->dir,
+		    strerror(errno));
+		rc = -1;
+	} else if (mb->hdr.names_behind > 0 && !defer &&
+	    mailbox_store_names(mb, s.behind.v, s.behind.n, err) < 0)
+		rc = -1;
 	goto out;
 fail:
 	if (err->len == 0)
 		str_appendf(err, "%s: store: %s", mb->dir, strerror(errno));
 	/* what was written stays consistent: records and counters agree */
+	store_flush(&s);
 	if (index_commit(mb->ix, &s.h) == 0)
 		mb->hdr = s.h;
 out:
 	if (!was_locked)
 		mailbox_unlock(mb);
-	/* flag changes are acknowledged: make the renames durable */
-	if (rc >= 0 && mailbox_dirs_fsync(mb, &s.dirs) < 0) {
-		str_appendf(err, "%s: fsync: %s", mb->dir, strerror(errno));
-		rc = -1;
+	mailbox_uids_free(&s.behind);
+	free(s.run);
+	return rc;
+}
+
+int
+mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
+    const struct mailbox_store *st, struct mailbox_uids *changed_r,
+    struct mailbox_uids *failed_r, struct str *err)
+{
+	return store_run(mb, uids, n, st, changed_r, failed_r, 0, err);
+}
+
+int
+mailbox_store_deferred(struct mailbox *mb, const uint32_t *uids, size_t n,
+    const struct mailbox_store *st, struct mailbox_uids *changed_r,
+    struct mailbox_uids *failed_r, struct str *err)
+{
+	return store_run(mb, uids, n, st, changed_r, failed_r, 1, err);
+}
+
+/* ---- file names catching up with flags ---- */
+
+/* One record whose name is behind. */
+struct names_ent {
+	uint32_t seq;
+	uint32_t base;		/* the flags its recorded name carries */
+	int state;		/* NAME_* */
+	size_t name_at;		/* its new name in names.buf (NAME_MOVED) */
+	struct index_record r;
+};
+
+#define NAME_SAME 0		/* the name already carries the flags */
+#define NAME_MOVED 1		/* renamed */
+#define NAME_GONE 2		/* not under its recorded name any more */
+
+struct names {
+	struct store w;		/* the run writer and the header */
+	struct mailbox_dirs dirs;
+	struct names_ent *e;
+	size_t n, cap;
+	struct str buf;		/* new names, NUL-separated */
+	struct str name, npath;
+	int dfd;		/* the Maildir, for renameat */
+	int gone;		/* entries NAME_GONE */
+};
+
+static int
+names_add(struct names *nm, uint32_t seq, const struct index_record *r)
+{
+	if (nm->n > 0 && nm->e[nm->n - 1].seq >= seq) {
+		errno = EINVAL;		/* not ascending: the caller scans all */
+		return -1;
 	}
-	mailbox_uids_free(&s.lost);
-	str_free(&s.name);
-	str_free(&s.npath);
+	if (nm->n == nm->cap) {
+		size_t nc = nm->cap ? nm->cap * 2 : 64;
+		struct names_ent *v = reallocarray(nm->e, nc, sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		nm->e = v;
+		nm->cap = nc;
+	}
+	memset(&nm->e[nm->n], 0, sizeof(nm->e[nm->n]));
+	nm->e[nm->n].seq = seq;
+	nm->e[nm->n].r = *r;
+	nm->n++;
+	return 0;
+}
+
+static int
+names_behind(const struct index_record *r)
+{
+	return (r->flags & (REC_NAME_BEHIND | REC_EXPUNGED)) == REC_NAME_BEHIND;
+}
+
+/* The records behind among uids (ascending), or when they are not all
+ * of them (a session that died before its renames, one that runs
+ * alongside) every record behind; the header's count is made exact. */
+static int
+names_collect(struct names *nm, const uint32_t *uids, size_t n)
+{
+	struct mailbox *mb = nm->w.mb;
+	struct index_record r;
+	uint32_t seq, pos = 0;
+	size_t i;
+	int rc;
+
+	for (i = 0; uids != NULL && i < n; i++) {
+		if (i > 0 && uids[i] <= uids[i - 1])
+			break;
+		rc = mailbox_find_from(mb, nm->w.h.count, pos, uids[i], &seq,
+		    &r);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		pos = seq + 1;
+		if (names_behind(&r) && names_add(nm, seq, &r) < 0)
+			return -1;
+	}
+	if (uids != NULL && i == n && nm->n == nm->w.h.names_behind)
+		return 0;
+	nm->n = 0;
+	for (seq = 0; seq < nm->w.h.count; seq++) {
+		if (mailbox_index_get(mb, seq, &r) < 0)
+			return -1;
+		if (names_behind(&r) && names_add(nm, seq, &r) < 0)
+			return -1;
+	}
+	nm->w.h.names_behind = (uint32_t)nm->n;
+	return 0;
+}
+
+/* Rename the file of e to carry its record's flags. */
+static int
+names_rename(struct names *nm, struct names_ent *e)
+{
+	struct mailbox *mb = nm->w.mb;
+	struct maildir_name mn;
+	const char *old;
+
+	if (mailbox_file_name(mb, &e->r, &nm->name) < 0 ||
+	    nm->name.len < 5 || maildir_name_parse(nm->name.s + 4, &mn) < 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	old = nm->name.s + 4;
+	e->base = mn.has_info ? maildir_name_flags(old, &mn) : 0;
+	str_clear(&nm->npath);
+	if (str_appends(&nm->npath, "cur/") < 0 ||
+	    maildir_name_with_flags(&nm->npath, old, mn.base_len,
+	    e->r.flags & MAIL_FLAGS_MASK, mn.has_info ? old + mn.info_off :
+	    NULL) < 0)
+		return -1;
+	e->state = NAME_SAME;
+	if (strcmp(nm->npath.s, nm->name.s) == 0)
+		return 0;
+	if (nm->dfd < 0 && (nm->dfd = open(mb->dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		return -1;
+	if (renameat(nm->dfd, nm->name.s, nm->dfd, nm->npath.s) < 0) {
+		if (errno != ENOENT)
+			return -1;
+		e->state = NAME_GONE;	/* another program renamed it */
+		nm->gone++;
+		return 0;
+	}
+	nm->dirs.touched[1] = 1;
+	if (e->r.flags & REC_IN_NEW)
+		nm->dirs.touched[0] = 1;
+	e->state = NAME_MOVED;
+	e->name_at = nm->buf.len;
+	return str_append(&nm->buf, nm->npath.s, nm->npath.len + 1);
+}
+
+/* The renames are durable: point the records to the new names. */
+static int
+names_record(struct names *nm)
+{
+	struct mailbox *mb = nm->w.mb;
+	size_t i;
+
+	for (i = 0; i < nm->n; i++) {
+		struct names_ent *e = &nm->e[i];
+		struct index_record o = e->r;
+
+		if (e->state == NAME_GONE)
+			continue;
+		if (e->state == NAME_MOVED) {
+			const char *name = nm->buf.s + e->name_at;
+			size_t len = strlen(name);
+
+			if (cache_append(mb->cache, CACHE_T_NAME, e->r.uid,
+			    name, len, &e->r.name_off) < 0)
+				return -1;
+			nm->w.h.cache_end = cache_entry_end(e->r.name_off, len);
+			e->r.flags &= ~REC_IN_NEW;
+		}
+		e->r.flags &= ~REC_NAME_BEHIND;
+		nm->w.h.names_behind--;
+		if (store_queue(&nm->w, e->seq, &o, &e->r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Files another program renamed after the STORE: a sync learns their
+ * names and takes the flags they carry; then the flags that the index
+ * changed since the old name (acknowledged changes) are put back on top
+ * of those, with a new MODSEQ, and the names tried once more.  A file
+ * that is still gone is left behind, for the next sync to find. */
+static int
+names_regain(struct names *nm, struct str *err)
+{
+	struct mailbox *mb = nm->w.mb;
+	struct names_ent *old = nm->e;
+	size_t i, n = nm->n;
+	uint64_t modseq = 0;
+	int rc = -1;
+
+	nm->e = NULL;
+	nm->n = nm->cap = 0;
+	nm->gone = 0;
+	mailbox_sync_force(mb);
+	if (mailbox_sync_locked(mb, err) < 0)
+		goto out;
+	nm->w.h = mb->hdr;
+	for (i = 0; i < n; i++) {
+		struct index_record r, o;
+		uint32_t seq, ours, d, f;
+
+		if (old[i].state != NAME_GONE ||
+		    mailbox_find_uid(mb, old[i].r.uid, &seq, &r) < 0)
+			continue;
+		o = r;
+		ours = old[i].r.flags & MAIL_FLAGS_MASK;
+		d = ours ^ old[i].base;		/* what the index changed */
+		f = ((r.flags & MAIL_FLAGS_MASK) & ~d) | (ours & d);
+		if (f != (r.flags & MAIL_FLAGS_MASK)) {
+			if (modseq == 0)
+				modseq = ++nm->w.h.highestmodseq;
+			r.flags = (r.flags & ~MAIL_FLAGS_MASK) | f;
+			r.modseq = modseq;
+		}
+		if (!(r.flags & REC_NAME_BEHIND)) {
+			r.flags |= REC_NAME_BEHIND;
+			nm->w.h.names_behind++;
+		}
+		mailbox_count(&nm->w.h, &o, &r);
+		if (store_queue(&nm->w, seq, &o, &r) < 0 ||
+		    names_add(nm, seq, &r) < 0)
+			goto out;
+	}
+	if (store_flush(&nm->w) < 0 ||
+	    mailbox_dirs_before(mb, &nm->w.h, &nm->dirs) < 0)
+		goto out;
+	for (i = 0; i < nm->n; i++)
+		if (names_rename(nm, &nm->e[i]) < 0)
+			goto out;
+	rc = 0;
+out:
+	free(old);
+	return rc;
+}
+
+int
+mailbox_store_names(struct mailbox *mb, const uint32_t *uids, size_t n,
+    struct str *err)
+{
+	struct names nm;
+	struct mailbox_dirs first;
+	size_t i;
+	int was_locked = mb->locked, rc = -1;
+
+	memset(&nm, 0, sizeof(nm));
+	nm.w.mb = mb;
+	nm.dfd = -1;
+	if (!was_locked && mailbox_lock(mb) < 0) {
+		str_appendf(err, "%s: cannot lock: %s", mb->dir, strerror(errno));
+		return -1;
+	}
+	if (mailbox_refresh(mb, err) < 0)
+		goto out;
+	nm.w.h = mb->hdr;
+	if (nm.w.h.names_behind == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (names_collect(&nm, uids, n) < 0 ||
+	    mailbox_dirs_before(mb, &nm.w.h, &nm.dirs) < 0)
+		goto fail;
+	for (i = 0; i < nm.n; i++)
+		if (names_rename(&nm, &nm.e[i]) < 0)
+			goto fail;
+	if (nm.gone > 0) {
+		/* the renames so far are to be fsynced and recorded too */
+		if (mailbox_dirs_fsync(mb, &nm.dirs) < 0 ||
+		    names_record(&nm) < 0 || store_commit(&nm.w) < 0)
+			goto fail;
+		first = nm.dirs;
+		if (names_regain(&nm, err) < 0)
+			goto fail;
+		for (i = 0; i < 2; i++)
+			nm.dirs.touched[i] |= first.touched[i];
+	}
+	/* the records point to the new names only once these are durable:
+	 * a crash before leaves records behind under their old names */
+	if (mailbox_dirs_fsync(mb, &nm.dirs) < 0 || names_record(&nm) < 0 ||
+	    store_flush(&nm.w) < 0 ||
+	    mailbox_dirs_after(mb, &nm.w.h, &nm.dirs) < 0 ||
+	    store_commit(&nm.w) < 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	if (err->len == 0)
+		str_appendf(err, "%s: file names: %s", mb->dir, strerror(errno));
+	store_flush(&nm.w);
+	if (index_commit(mb->ix, &nm.w.h) == 0)
+		mb->hdr = nm.w.h;
+out:
+	if (!was_locked)
+		mailbox_unlock(mb);
+	if (nm.dfd >= 0)
+		close(nm.dfd);
+	free(nm.e);
+	free(nm.w.run);
+	str_free(&nm.buf);
+	str_free(&nm.name);
+	str_free(&nm.npath);
 	return rc;
 }
 

@@ -174,15 +174,32 @@ int mailbox_find_uid(struct mailbox *mb, uint32_t uid, uint32_t *seq_r,
 
 /* Apply st to the messages with the given UIDs (ascending; missing or
  * expunged ones are skipped).  Every message whose flags or keywords
- * change gets the same new MODSEQ, its record rewritten and its file
- * renamed (new/ to cur/, info ":2,FLAGS" with the Maildir letters; keyword
- * letters are not used).  With unchangedsince, a message whose MODSEQ is
- * greater is left alone and its UID added to failed_r (which may be NULL
- * otherwise).  changed_r (may be NULL) gets the UIDs that changed.  Takes
- * the lock.  Returns the number changed, or -1 with err. */
+ * change gets the same new MODSEQ and its record rewritten; the index is
+ * fsync()ed before it returns.  Files whose system flags changed are
+ * renamed (new/ to cur/, info ":2,FLAGS" with the Maildir letters;
+ * keyword letters are not used) by mailbox_store_names before it
+ * returns.  With unchangedsince, a message whose MODSEQ
+ * is greater is left alone and its UID added to failed_r (which may be
+ * NULL otherwise).  changed_r (may be NULL) gets the UIDs that changed.
+ * Takes the lock.  Returns the number changed, or -1 with err. */
 int mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
     const struct mailbox_store *st, struct mailbox_uids *changed_r,
     struct mailbox_uids *failed_r, struct str *err);
+
+/* mailbox_store without the renames: the caller calls
+ * mailbox_store_names promptly (imapd: right after its tagged reply);
+ * until then the records stay marked and the files keep their names. */
+int mailbox_store_deferred(struct mailbox *mb, const uint32_t *uids,
+    size_t n, const struct mailbox_store *st, struct mailbox_uids *changed_r,
+    struct mailbox_uids *failed_r, struct str *err);
+
+/* Rename the files whose flags a STORE changed to carry them, fsync the
+ * directories, then point the records to the new names.  uids (may be
+ * NULL) are the STORE's changed UIDs, ascending: the records looked at
+ * unless others are behind too (a session that died first).  Does
+ * nothing when no record is behind.  Takes the lock.  0 or -1 with err. */
+int mailbox_store_names(struct mailbox *mb, const uint32_t *uids, size_t n,
+    struct str *err);
 
 /* The bit of keyword name (case-insensitive as IMAP wants), adding it to
  * zest.header when create.  -1 with ENOENT (absent, !create), ENOSPC (64
@@ -221,5 +238,20 @@ int mailbox_take_recent(struct mailbox *mb, uint32_t *first_r,
  * mailbox_expunge and mailbox_sync on their own once expunged records
  * are more than a quarter of all.  Takes the lock. */
 int mailbox_compact(struct mailbox *mb, struct str *err);
+
+/* i3 */
+/* ---- making many cache entries at once (lib/mailbox-fill.c) ---- */
+
+/* Make the MESSAGE cache entries of those of the messages with these UIDs
+ * (ascending) that were indexed without a parse (see mailbox_cached), in
+ * batches of up to 256: the files parsed without the lock, on up to 4
+ * threads (no more than the CPUs the process may use), then each batch
+ * stored under one lock with one write to zest.cache and one header
+ * commit.  Messages expunged or filled by someone else meanwhile, and
+ * files that cannot be read, are left alone (mailbox_cached then tries
+ * them one by one and says what is wrong).  Returns the number of entries
+ * stored, or -1 with errno (locking, reading the index, writing). */
+int mailbox_cache_prefill(struct mailbox *mb, const uint32_t *uids,
+    size_t n);
 
 #endif

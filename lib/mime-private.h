@@ -56,6 +56,7 @@ struct mime_parser {
 	struct pos prevterm;	/* start of the previous line's end */
 	int have_prev;
 	int cr;			/* last byte fed is a CR not yet placed */
+	int lf_crlf;		/* a bare LF counts as CRLF */
 	int skip;		/* the rest of the line cannot matter */
 	int tailjunk;		/* a non-blank byte past head[] */
 	size_t headlen;

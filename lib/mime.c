@@ -356,9 +356,14 @@ line_reset(struct mime_parser *p)
 static int
 line_end(struct mime_parser *p, int crlf)
 {
-	struct pos term = p->cur;
+	struct pos term;
 	int r;
 
+	if (!crlf && p->lf_crlf) {
+		p->cur.off++;	/* the CR it stands for */
+		crlf = 1;
+	}
+	term = p->cur;
 	term.off -= (uint64_t)crlf;
 	p->cur.off++;
 	p->cur.lf++;
@@ -393,6 +398,93 @@ content(struct mime_parser *p, unsigned char c)
 		return str_appendc(&p->field, (char)c);
 	p->field_cut = 1;
 	return 0;
+}
+
+/* content() for the n bytes of one header line's text c[0..n) (no line
+ * end in it), all at once. */
+static int
+content_span(struct mime_parser *p, const unsigned char *c, size_t n)
+{
+	size_t take = HEAD_MAX - p->headlen, k;
+
+	if (take > n)
+		take = n;
+	memcpy(p->head + p->headlen, c, take);
+	p->headlen += take;
+	for (k = take; k < n && !p->tailjunk; k++)
+		if (!is_wsp(c[k]))
+			p->tailjunk = 1;
+	if (p->linelen == 0 && !is_wsp(c[0]) && p->field.len &&
+	    flush_field(p) < 0)
+		return -1;
+	p->linelen += n;
+	take = p->field.len < p->lim.max_field ?
+	    p->lim.max_field - p->field.len : 0;
+	if (take > n)
+		take = n;
+	if (take < n)
+		p->field_cut = 1;
+	return take ? str_append(&p->field, c, take) : 0;
+}
+
+/* In a header, with no CR pending: the text up to the next LF (or the end
+ * of s) in one step, then the line end.  As feed_byte() byte by byte. */
+static int
+hdr_line(struct mime_parser *p, const unsigned char *s, size_t *ip,
+    size_t n)
+{
+	size_t i = *ip, j, k;
+	const unsigned char *q = memchr(s + i, '\n', n - i);
+	int cr;
+
+	j = q != NULL ? (size_t)(q - s) : n;
+	k = j;
+	cr = k > i && s[k - 1] == '\r';	/* a line end's, or pending */
+	if (cr)
+		k--;
+	if (k > i && content_span(p, s + i, k - i) < 0)
+		return -1;
+	p->cur.off += j - i;
+	if (q == NULL) {
+		p->cr = cr;
+		*ip = n;
+		return 0;
+	}
+	*ip = j + 1;
+	return line_end(p, cr);
+}
+
+/* In a body, at the start of a line, with no CR pending: lines that
+ * cannot be boundary lines (they do not start with '-', or nothing is
+ * looked at) only move the position; take all complete ones at once. */
+static void
+body_lines(struct mime_parser *p, const unsigned char *s, size_t *ip,
+    size_t n)
+{
+	size_t i = *ip, j;
+	const unsigned char *q;
+	int any = 0, cr, crlf;
+
+	while (i < n && (p->skip || s[i] != '-') &&
+	    (q = memchr(s + i, '\n', n - i)) != NULL) {
+		j = (size_t)(q - s);
+		cr = j > i && s[j - 1] == '\r';	/* else lf_crlf: one
+							   stands for it */
+		crlf = cr || p->lf_crlf;
+		p->prevterm.off = p->cur.off + (j - i) - (uint64_t)cr;
+		p->prevterm.crlf = p->cur.crlf;
+		p->prevterm.lf = p->cur.lf;
+		p->cur.off += j - i + 1 + (uint64_t)(crlf && !cr);
+		p->cur.lf++;
+		p->cur.crlf += (uint64_t)crlf;
+		i = j + 1;
+		any = 1;
+	}
+	if (any) {
+		p->have_prev = 1;
+		line_reset(p);
+	}
+	*ip = i;
 }
 
 static int
@@ -448,6 +540,12 @@ fail(struct mime_parser *p)
 	return -1;
 }
 
+void
+mime_parser_lf_as_crlf(struct mime_parser *p)
+{
+	p->lf_crlf = 1;
+}
+
 int
 mime_parser_feed(struct mime_parser *p, const void *buf, size_t n)
 {
@@ -459,8 +557,18 @@ mime_parser_feed(struct mime_parser *p, const void *buf, size_t n)
 		return -1;
 	}
 	while (i < n) {
+		if (!p->cr && p->linelen == 0 &&
+		    p->stack[p->nstack - 1].state == FS_BODY) {
+			body_lines(p, s, &i, n);
+			if (i == n)
+				break;
+		}
 		if (p->skip) {
 			if (skip_line(p, s, &i, n) < 0)
+				return fail(p);
+		} else if (!p->cr &&
+		    p->stack[p->nstack - 1].state == FS_HDR) {
+			if (hdr_line(p, s, &i, n) < 0)
 				return fail(p);
 		} else if (feed_byte(p, s[i++]) < 0)
 			return fail(p);

@@ -165,6 +165,12 @@ struct mime_limits mime_limits_default(void);
  * clamped).  NULL with errno ENOMEM on failure. */
 struct mime_parser *mime_parser_new(const struct mime_limits *lim);
 
+/* From now on, count every LF fed without a CR before it as CRLF: all
+ * offsets and sizes are then those of the input with a CR put before each
+ * such LF.  For a text file without CR bytes this is its wire form, with
+ * no copy made to feed it.  Call it before feeding. */
+void mime_parser_lf_as_crlf(struct mime_parser *p);
+
 /* Feed the next n bytes of the message.  Returns 0, or -1 with errno:
  * ENOMEM (the parser is then unusable), EINVAL after mime_parser_finish. */
 int mime_parser_feed(struct mime_parser *p, const void *buf, size_t n);

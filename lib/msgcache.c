@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "envelope.h"
@@ -39,6 +41,7 @@ struct msgcache {
 	struct str hdr;		/* the top-level header as fed, bounded */
 	int hdr_done;
 	unsigned char last[3];	/* the last bytes of hdr, to see CRLFCRLF */
+	int lf;			/* fed LF text, each LF standing for CRLF */
 };
 
 struct msgcache *
@@ -103,11 +106,51 @@ msgcache_keep_header(struct msgcache *mc, const unsigned char *p, size_t n)
 	}
 }
 
+/* msgcache_keep_header for LF text: the header kept in wire form, so its
+ * lines are given a CR (a piece at a time, until the header is done). */
+static void
+msgcache_keep_header_lf(struct msgcache *mc, const unsigned char *p,
+    size_t n)
+{
+	unsigned char out[2 * 1024];
+	const unsigned char *end = p + n, *lf;
+	size_t o = 0, k;
+
+	while (p < end && !mc->hdr_done) {
+		lf = memchr(p, '\n', (size_t)(end - p));
+		k = (lf != NULL ? (size_t)(lf - p) : (size_t)(end - p));
+		if (k > sizeof(out) / 2)
+			k = sizeof(out) / 2;	/* a long line: in pieces */
+		if (o + k + 2 > sizeof(out)) {
+			msgcache_keep_header(mc, out, o);
+			o = 0;
+		}
+		memcpy(out + o, p, k);
+		o += k;
+		p += k;
+		if (p < end && *p == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+			p++;
+		}
+		if (o > 0 && (o + 2 > sizeof(out) || p == end)) {
+			msgcache_keep_header(mc, out, o);
+			o = 0;
+		}
+	}
+	if (o > 0 && !mc->hdr_done)
+		msgcache_keep_header(mc, out, o);
+}
+
 int
 msgcache_feed(struct msgcache *mc, const void *wire, size_t n)
 {
-	if (!mc->hdr_done)
-		msgcache_keep_header(mc, wire, n);
+	if (!mc->hdr_done) {
+		if (mc->lf)
+			msgcache_keep_header_lf(mc, wire, n);
+		else
+			msgcache_keep_header(mc, wire, n);
+	}
 	return mime_parser_feed(mc->mp, wire, n);
 }
 
@@ -218,6 +261,211 @@ msgcache_finish(struct msgcache *mc, int raw, struct str *payload)
 	rc = 0;
 out:
 	str_free(&s);
+	return rc;
+}
+
+/* ---- parsing a file another program wrote ---- */
+
+#define MSGCACHE_CHUNK 65536
+
+/* Note in *crlf_r and *bare_r whether p[0..n) has a line ending in CRLF or
+ * a bare LF; prev is the byte before p (0 at the start). */
+static void
+msgcache_line_ends(const unsigned char *p, size_t n, unsigned char prev,
+    int *crlf_r, int *bare_r)
+{
+	const unsigned char *s = p, *end = p + n, *lf;
+
+	if (memchr(p, '\r', n) == NULL) {
+		/* no CR: every LF is bare */
+		if (memchr(p, '\n', n) != NULL)
+			*bare_r = 1;
+		if (n > 0 && p[0] == '\n' && prev == '\r')
+			*crlf_r = 1;
+		return;
+	}
+	while (!(*crlf_r && *bare_r) &&
+	    (lf = memchr(s, '\n', (size_t)(end - s))) != NULL) {
+		if ((lf > p ? lf[-1] : prev) == '\r')
+			*crlf_r = 1;
+		else
+			*bare_r = 1;
+		s = lf + 1;
+	}
+}
+
+/* Feed p[0..n) to mc as wire form: as it is when raw, else with a CR put
+ * before every LF (through out, 2 * MSGCACHE_CHUNK bytes).  *wire_r grows
+ * by the bytes fed. */
+static int
+msgcache_feed_text(struct msgcache *mc, const unsigned char *p, size_t n,
+    int raw, unsigned char *out, uint64_t *wire_r)
+{
+	const unsigned char *end = p + n;
+
+	if (raw) {
+		*wire_r += n;
+		return msgcache_feed(mc, p, n);
+	}
+	while (p < end) {
+		size_t left = (size_t)(end - p), take = left < MSGCACHE_CHUNK ?
+		    left : MSGCACHE_CHUNK, o = 0;
+		const unsigned char *s = p, *stop = p + take, *lf;
+
+		while ((lf = memchr(s, '\n', (size_t)(stop - s))) != NULL) {
+			memcpy(out + o, s, (size_t)(lf - s));
+			o += (size_t)(lf - s);
+			out[o++] = '\r';
+			out[o++] = '\n';
+			s = lf + 1;
+		}
+		memcpy(out + o, s, (size_t)(stop - s));
+		o += (size_t)(stop - s);
+		*wire_r += o;
+		if (msgcache_feed(mc, out, o) < 0)
+			return -1;
+		p = stop;
+	}
+	return 0;
+}
+
+/* Read fd from offset off into buf (up to cap bytes): bytes read, -1.  A
+ * short read of a regular file is its end. */
+static ssize_t
+msgcache_pread(int fd, unsigned char *buf, size_t cap, off_t off)
+{
+	ssize_t n;
+
+	while ((n = pread(fd, buf, cap, off)) < 0 && errno == EINTR)
+		;
+	return n;
+}
+
+/* LF text (no CR anywhere) is fed as it is, each LF counting as CRLF. */
+static void
+msgcache_lf_mode(struct msgcache *mc)
+{
+	mc->lf = 1;
+	mime_parser_lf_as_crlf(mc->mp);
+}
+
+/* The wire size of what was fed, once finished: the message entity spans
+ * it all. */
+static uint64_t
+msgcache_wire_size(const struct msgcache *mc)
+{
+	const struct mime_part *p = mime_part_get(mc->mp, 0);
+
+	return p->body_off + p->body_size;
+}
+
+/* Parse a file too big to hold: one pass to see its line ends, one to
+ * feed it. */
+static int
+msgcache_parse_big(int fd, struct msgcache *mc, unsigned char *in,
+    int *raw_r)
+{
+	unsigned char prev = 0, *out = NULL;
+	int crlf = 0, bare = 0, cr = 0, rc = -1;
+	uint64_t wire = 0;
+	off_t off;
+	ssize_t n;
+
+	for (off = 0; (n = msgcache_pread(fd, in, MSGCACHE_CHUNK, off)) > 0;
+	    off += n) {
+		cr = cr || memchr(in, '\r', (size_t)n) != NULL;
+		msgcache_line_ends(in, (size_t)n, prev, &crlf, &bare);
+		prev = in[n - 1];
+	}
+	if (n < 0)
+		return -1;
+	*raw_r = crlf && !bare;
+	if (!cr)
+		msgcache_lf_mode(mc);
+	else if (!*raw_r && (out = malloc(2 * (size_t)MSGCACHE_CHUNK)) == NULL)
+		return -1;
+	for (off = 0; (n = msgcache_pread(fd, in, MSGCACHE_CHUNK, off)) > 0;
+	    off += n)
+		if ((out == NULL ? msgcache_feed(mc, in, (size_t)n) :
+		    msgcache_feed_text(mc, in, (size_t)n, 0, out, &wire)) < 0)
+			goto out;
+	rc = n < 0 ? -1 : 0;
+out:
+	free(out);
+	return rc;
+}
+
+/* Parse the file held in buf[0..len). */
+static int
+msgcache_parse_buf(struct msgcache *mc, const unsigned char *buf,
+    size_t len, int *raw_r)
+{
+	unsigned char *out;
+	int crlf = 0, bare = 0, rc;
+	uint64_t wire = 0;
+
+	if (memchr(buf, '\r', len) == NULL) {
+		msgcache_lf_mode(mc);
+		return msgcache_feed(mc, buf, len);
+	}
+	msgcache_line_ends(buf, len, 0, &crlf, &bare);
+	*raw_r = crlf && !bare;
+	if (*raw_r)
+		return msgcache_feed(mc, buf, len);
+	if ((out = malloc(2 * (size_t)MSGCACHE_CHUNK)) == NULL)
+		return -1;
+	rc = msgcache_feed_text(mc, buf, len, 0, out, &wire);
+	free(out);
+	return rc;
+}
+
+int
+msgcache_parse_fd(int fd, struct str *payload, int *raw_r, uint64_t *wire_r)
+{
+	unsigned char small[MSGCACHE_CHUNK], *buf = small;
+	size_t cap = sizeof(small), len = 0;
+	struct msgcache *mc = NULL;
+	struct stat st;
+	int rc = -1, saved;
+	ssize_t n;
+
+	*wire_r = 0;
+	*raw_r = 0;
+	/* the whole file in one read when it fits (a read short of the
+	 * buffer shows that it did): most do in small[]; a bigger one is read
+	 * again into a buffer of its size, up to MSGCACHE_SLURP */
+	if ((n = msgcache_pread(fd, buf, cap, 0)) < 0)
+		goto out;
+	len = (size_t)n;
+	if (len == cap && fstat(fd, &st) == 0 &&
+	    (uint64_t)st.st_size < MSGCACHE_SLURP) {
+		cap = (size_t)st.st_size + 1;
+		if ((buf = malloc(cap)) == NULL ||
+		    (n = msgcache_pread(fd, buf, cap, 0)) < 0)
+			goto out;
+		len = (size_t)n;
+	}
+	if ((mc = msgcache_new()) == NULL)
+		goto out;
+	if (len == cap) {
+		/* bigger than we hold: read it in chunks, twice */
+		if (buf != small)
+			free(buf);
+		buf = small;
+		if (msgcache_parse_big(fd, mc, small, raw_r) < 0)
+			goto out;
+	} else if (msgcache_parse_buf(mc, buf, len, raw_r) < 0)
+		goto out;
+	if (msgcache_finish(mc, *raw_r, payload) < 0)
+		goto out;
+	*wire_r = msgcache_wire_size(mc);
+	rc = 0;
+out:
+	saved = errno;
+	msgcache_free(&mc);
+	if (buf != small)
+		free(buf);
+	errno = saved;
 	return rc;
 }
 

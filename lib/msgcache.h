@@ -11,6 +11,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "str.h"
 
@@ -34,6 +35,19 @@ int msgcache_feed(struct msgcache *mc, const void *wire, size_t n);
  * disk file holds the wire bytes (else LF text: disk offset = wire offset -
  * CRLF pairs before it).  Returns 0 or -1 with errno. */
 int msgcache_finish(struct msgcache *mc, int raw, struct str *payload);
+
+/* Parse a message file as another program left it (lines ending in LF,
+ * or CRLF, or mixed) from fd's current offset to its end, into the
+ * MESSAGE payload items appended to payload.  A file whose every line
+ * ends in CRLF is served as it is (*raw_r 1); any other is LF text, served
+ * with every LF made CRLF (*raw_r 0).  *wire_r gets the wire size.  A file
+ * of up to MSGCACHE_SLURP bytes is read once; a larger one twice, so that
+ * memory stays bounded.  Thread-safe (no shared state).  0, or -1 with
+ * errno. */
+int msgcache_parse_fd(int fd, struct str *payload, int *raw_r,
+    uint64_t *wire_r);
+
+#define MSGCACHE_SLURP (1024 * 1024)
 
 /* Free; *mcp becomes NULL. */
 void msgcache_free(struct msgcache **mcp);

@@ -180,7 +180,12 @@ struct aparse {
 static int
 is_special(unsigned char c)
 {
-	return c != '\0' && strchr("()<>[]:;@,.\"", c) != NULL;
+	switch (c) {
+	case '(': case ')': case '<': case '>': case '[': case ']':
+	case ':': case ';': case '@': case ',': case '.': case '"':
+		return 1;
+	}
+	return 0;
 }
 
 static size_t

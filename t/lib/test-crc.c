@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <zlib.h>
+
 #include "crc.h"
 #include "endian.h"
 
@@ -18,6 +20,26 @@ test_crc_check_value(void **state)
 	/* in pieces == at once */
 	assert_int_equal(crc_update(crc_buf("12345", 5), "6789", 4),
 	    0xCBF43926u);
+}
+
+/* The short-buffer tables against zlib: every length around the 8-byte
+ * steps and the switch to zlib, from every alignment, at once and split. */
+static void
+test_crc_against_zlib(void **state)
+{
+	unsigned char b[1200];
+	size_t i, len, at;
+
+	for (i = 0; i < sizeof(b); i++)
+		b[i] = (unsigned char)(i * 131 + (i >> 3) * 7 + 1);
+	for (len = 0; len < 1100; len += len < 80 ? 1 : 37)
+		for (at = 0; at < 8; at++) {
+			uint32_t z = (uint32_t)crc32_z(0, b + at, len);
+
+			assert_int_equal(crc_buf(b + at, len), z);
+			assert_int_equal(crc_update(crc_buf(b + at, len / 3),
+			    b + at + len / 3, len - len / 3), z);
+		}
 }
 
 static void
@@ -43,6 +65,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc_check_value),
+		cmocka_unit_test(test_crc_against_zlib),
 		cmocka_unit_test(test_endian),
 	};
 

@@ -1087,6 +1087,163 @@ test_store_unordered(void **state)
 	mailbox_uids_free(&ch);
 }
 
+/* A STORE writes its records in runs of adjacent positions: runs broken
+ * by gaps, at the end of the index and out of order all reach the file
+ * (a second handle reads them) with counters that agree. */
+static void
+test_store_runs(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox *mb2 = NULL;
+	struct str err = STR_INIT;
+	struct index_record r;
+	uint32_t uids[200], back[] = { 40, 7, 7, 3 };
+	size_t n = 0;
+	uint32_t u, seen = 0;
+
+	add_n(f->mb, 300);
+	for (u = 1; u <= 100; u++)
+		uids[n++] = u;
+	uids[n++] = 150;
+	for (u = 152; u <= 160; u++)
+		uids[n++] = u;
+	uids[n++] = 299;
+	uids[n++] = 300;
+	assert_int_equal(store(f->mb, uids, n, MBOX_FLAGS_ADD, MAIL_SEEN, 0, 0,
+	    NULL, NULL), (int)n);
+	assert_int_equal(store(f->mb, back, 4, MBOX_FLAGS_REPLACE, MAIL_FLAGGED,
+	    0, 0, NULL, NULL), 3);
+	assert_int_equal(mailbox_open(f->dir, 0, 5, &mb2, &err), 0);
+	assert_int_equal(mailbox_check(mb2), 0);
+	for (u = 1; u <= 300; u++) {
+		int want_seen = u <= 100 || u == 150 || (u >= 152 && u <= 160) ||
+		    u >= 299;
+		int flagged = u == 40 || u == 7 || u == 3;
+
+		assert_int_equal(mailbox_find_uid(mb2, u, NULL, &r), 0);
+		if (flagged)
+			assert_int_equal(r.flags & MAIL_FLAGS_MASK, MAIL_FLAGGED);
+		else
+			assert_int_equal(!!(r.flags & MAIL_SEEN), want_seen);
+		seen += (r.flags & MAIL_SEEN) != 0;
+	}
+	assert_int_equal(mailbox_header(mb2)->unseen, 300 - seen);
+	assert_int_equal(seen, n - 3);
+	mailbox_close(&mb2);
+	str_free(&err);
+}
+
+static int
+store_deferred(struct mailbox *mb, const uint32_t *uids, size_t n,
+    enum mailbox_flag_op op, uint32_t flags)
+{
+	struct mailbox_store st = { op, flags, 0, 0 };
+	struct str err = STR_INIT;
+	int rc = mailbox_store_deferred(mb, uids, n, &st, NULL, NULL, &err);
+
+	if (rc < 0)
+		print_message("store: %s\n", err.s ? err.s : "");
+	str_free(&err);
+	return rc;
+}
+
+/* A deferred STORE changes the index only (durably: a second handle sees
+ * it, a full sync does not take the old names' flags back); when the
+ * session dies before renaming, another handle renames every file that
+ * is behind. */
+static void
+test_store_deferred(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox *mb2 = NULL;
+	struct str err = STR_INIT, n1 = STR_INIT, n3 = STR_INIT;
+	struct index_record r;
+	uint32_t uids[] = { 1, 3 }, u;
+
+	add_n(f->mb, 4);
+	name_of(f->mb, 1, &n1);
+	name_of(f->mb, 3, &n3);
+	assert_int_equal(store_deferred(f->mb, uids, 2, MBOX_FLAGS_ADD,
+	    MAIL_SEEN | MAIL_FLAGGED), 2);
+	assert_int_equal(mailbox_header(f->mb)->names_behind, 2);
+	get(f->mb, 1, &r);
+	assert_true(r.flags & REC_NAME_BEHIND);
+	assert_int_equal(r.flags & MAIL_FLAGS_MASK, MAIL_SEEN | MAIL_FLAGGED);
+	assert_true(file_exists(f->dir, n1.s));
+	assert_true(file_exists(f->dir, n3.s));
+	/* the session goes away before its renames */
+	mailbox_close(&f->mb);
+	assert_int_equal(mailbox_open(f->dir, 0, 5, &mb2, &err), 0);
+	mailbox_sync_force(mb2);
+	assert_int_equal(mailbox_sync(mb2, &err), 0);
+	for (u = 1; u <= 4; u++) {
+		get(mb2, u, &r);
+		assert_int_equal(r.flags & MAIL_FLAGS_MASK,
+		    u == 1 || u == 3 ? MAIL_SEEN | MAIL_FLAGGED : 0);
+	}
+	assert_int_equal(mailbox_header(mb2)->unseen, 2);
+	/* a STORE of other messages catches up with all of them */
+	u = 2;
+	assert_int_equal(store(mb2, &u, 1, MBOX_FLAGS_ADD, MAIL_DRAFT, 0, 0,
+	    NULL, NULL), 1);
+	assert_int_equal(mailbox_header(mb2)->names_behind, 0);
+	assert_false(file_exists(f->dir, n1.s));
+	for (u = 1; u <= 3; u++) {
+		get(mb2, u, &r);
+		assert_false(r.flags & REC_NAME_BEHIND);
+		name_of(mb2, u, &n1);
+		assert_true(file_exists(f->dir, n1.s));
+		assert_non_null(strstr(n1.s, u == 2 ? ":2,D" : ":2,FS"));
+	}
+	mailbox_sync_force(mb2);
+	assert_int_equal(mailbox_sync(mb2, &err), 0);
+	get(mb2, 3, &r);
+	assert_int_equal(r.flags & MAIL_FLAGS_MASK, MAIL_SEEN | MAIL_FLAGGED);
+	assert_int_equal(mailbox_check(mb2), 0);
+	assert_int_equal(mailbox_open(f->dir, 0, 5, &f->mb, &err), 0);
+	mailbox_close(&mb2);
+	str_free(&err);
+	str_free(&n1);
+	str_free(&n3);
+}
+
+/* Between a deferred STORE and its renames another program renames a
+ * file: both changes stay; an expunged record behind drops out of the
+ * count. */
+static void
+test_store_deferred_foreign(void **state)
+{
+	struct fx *f = *state;
+	struct str err = STR_INIT, name = STR_INIT, a = STR_INIT, b = STR_INIT;
+	struct index_record r;
+	uint32_t uids[] = { 1, 2 }, u = 1;
+
+	add_n(f->mb, 3);
+	name_of(f->mb, 2, &name);
+	assert_int_equal(store_deferred(f->mb, uids, 2, MBOX_FLAGS_ADD,
+	    MAIL_SEEN), 2);
+	str_appendf(&a, "%s/%s", f->dir, name.s);
+	str_appendf(&b, "%s/cur/%s:2,T", f->dir, name.s + 4);
+	assert_int_equal(rename(a.s, b.s), 0);
+	assert_int_equal(mailbox_expunge(f->mb, &u, 1, &err), 1);
+	assert_int_equal(mailbox_store_names(f->mb, uids, 2, &err), 0);
+	assert_int_equal(mailbox_header(f->mb)->names_behind, 0);
+	get(f->mb, 2, &r);
+	assert_int_equal(r.flags & MAIL_FLAGS_MASK, MAIL_SEEN | MAIL_DELETED);
+	assert_false(r.flags & REC_NAME_BEHIND);
+	name_of(f->mb, 2, &name);
+	assert_non_null(strstr(name.s, ":2,ST"));
+	assert_true(file_exists(f->dir, name.s));
+	assert_int_equal(mailbox_header(f->mb)->deleted, 1);
+	assert_int_equal(mailbox_header(f->mb)->unseen, 1);
+	/* nothing behind: nothing to do */
+	assert_int_equal(mailbox_store_names(f->mb, NULL, 0, &err), 0);
+	str_free(&err);
+	str_free(&name);
+	str_free(&a);
+	str_free(&b);
+}
+
 /* zest reconstruct leaves expunged records out and keeps the rest. */
 static void
 test_reconstruct_compacts(void **state)
@@ -1305,6 +1462,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_take_recent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_unordered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_deferred_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconstruct_compacts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_no_uid_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_reader, setup, teardown),

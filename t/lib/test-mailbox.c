@@ -364,6 +364,220 @@ test_keywords_survive(void **state)
 	assert_true(mailbox_header(f->mb)->uidvalidity > 0);
 }
 
+/* The cache writer of a rebuild: entries of every padding, past several of
+ * its in-memory pieces, read back as cache_append would have left them. */
+static void
+test_cache_writer(void **state)
+{
+	struct fx *f = *state;
+	struct cache_writer *w = NULL;
+	struct cache *c = NULL;
+	struct str path = STR_INIT, pl = STR_INIT;
+	uint64_t off[3000], end = 0;
+	const unsigned char *d;
+	size_t n, i, k;
+
+	str_appendf(&path, "%s/test.cache", f->dir);
+	assert_int_equal(cache_writer_open(path.s, 77, &w), 0);
+	for (i = 0; i < 3000; i++) {
+		str_clear(&pl);
+		for (k = 0; k < (i * 37) % 1500; k++)
+			str_appendc(&pl, (char)('a' + (i + k) % 26));
+		assert_int_equal(cache_writer_add(w, 1 + i % 2, (uint32_t)i + 1,
+		    pl.s ? pl.s : "", pl.len, &off[i]), 0);
+		assert_true(off[i] >= end && off[i] % 8 == 0);
+		end = cache_entry_end(off[i], pl.len);
+	}
+	assert_int_equal(cache_writer_finish(w), 0);
+	cache_writer_free(&w);
+	assert_null(w);
+	/* it must not overwrite a file that is there */
+	assert_int_equal(cache_writer_open(path.s, 77, &w), -1);
+	assert_int_equal(cache_open(path.s, 0, 0, 77, &c), 0);
+	assert_true(cache_file_size(c) == end);
+	for (i = 0; i < 3000; i++) {
+		assert_int_equal(cache_read(c, off[i], 1 + i % 2, (uint32_t)i + 1,
+		    &d, &n), 0);
+		assert_int_equal(n, (i * 37) % 1500);
+		for (k = 0; k < n; k++)
+			assert_int_equal(d[k], 'a' + (i + k) % 26);
+	}
+	assert_int_equal(cache_read(c, off[5], 1, 6, &d, &n), -1);
+	cache_close(&c);
+	str_free(&path);
+	str_free(&pl);
+}
+
+#define MANY 10000
+#define MANY_UID 50000u
+
+/* Name of file i of test_rebuild_many: every 10th in new/, the rest in
+ * cur/ with flags; every 7th without ,S= and ,W=; file 5 has CRLF line
+ * ends and no sizes; the last two both claim ,U=MANY_UID. */
+static void
+many_name(size_t i, size_t len, struct str *out)
+{
+	str_clear(out);
+	str_appendf(out, "%s/%zu.M%06zuP7Q%zu.test", i % 10 == 0 ? "new" : "cur",
+	    (size_t)1600000000 + i, i % 1000000, i);
+	if (i % 7 != 0 && i != 5)
+		str_appendf(out, ",S=%zu,W=%zu", len, len + 3);
+	if (i >= MANY - 2)
+		str_appendf(out, ",U=%u", MANY_UID);
+	if (i % 10 != 0)
+		str_appends(out, i % 3 == 0 ? ":2,S" : ":2,FS");
+}
+
+/* A Maildir another program filled, indexed from nothing (the first
+ * SELECT): UIDs in name order after the kept one, the duplicate ,U= moved
+ * after it, flags from the names, dates from the mtimes, sizes from ,W= or
+ * the line ends, the CRLF file parsed and kept raw; a reconstruct then
+ * keeps every UID. */
+static void
+test_rebuild_many(void **state)
+{
+	struct fx *f = *state;
+	struct str name = STR_INIT, path = STR_INIT, body = STR_INIT;
+	struct str err = STR_INIT, got = STR_INIT;
+	struct mailbox_rebuild_stats st;
+	const char *const gone[] = { "zest.index", "zest.cache", "zest.header" };
+	size_t i;
+
+	mailbox_close(&f->mb);
+	for (i = 0; i < 3; i++) {
+		str_clear(&path);
+		str_appendf(&path, "%s/%s", f->dir, gone[i]);
+		assert_int_equal(unlink(path.s), 0);
+	}
+	for (i = 0; i < MANY; i++) {
+		struct timespec ts[2] = { { 1500000000 + (time_t)i, 0 },
+			{ 1500000000 + (time_t)i, 0 } };
+		int fd;
+
+		str_clear(&body);
+		if (i == 5)
+			str_appends(&body, "Subject: crlf\r\n\r\nbody\r\n");
+		else
+			str_appendf(&body, "Subject: m%zu\n\nbody\n", i);
+		many_name(i, body.len, &name);
+		str_clear(&path);
+		str_appendf(&path, "%s/%s", f->dir, name.s);
+		fd = open(path.s, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, body.s, body.len), (ssize_t)body.len);
+		assert_int_equal(futimens(fd, ts), 0);
+		close(fd);
+	}
+	if (mailbox_open(f->dir, 0, 5, &f->mb, &err) < 0)
+		fail_msg("open: %s", err.s);
+	assert_int_equal(mailbox_header(f->mb)->count, MANY);
+	assert_int_equal(mailbox_header(f->mb)->exists, MANY);
+	assert_int_equal(mailbox_header(f->mb)->uidnext, MANY_UID + MANY);
+	for (i = 0; i < MANY; i++) {
+		/* seq 0: file MANY-2 (kept), 1: MANY-1 (duplicate), then
+		 * the others in name order */
+		size_t file = i == 0 ? MANY - 2 : i == 1 ? MANY - 1 : i - 2;
+		struct index_record r;
+		size_t len;
+
+		assert_int_equal(mailbox_record(f->mb, (uint32_t)i, &r), 0);
+		assert_int_equal(r.uid, MANY_UID + i);
+		str_clear(&body);
+		str_appendf(&body, "Subject: m%zu\n\nbody\n", file);
+		len = file == 5 ? 23 : body.len;
+		many_name(file, len, &name);
+		assert_int_equal(mailbox_file_name(f->mb, &r, &got), 0);
+		assert_string_equal(got.s, name.s);
+		assert_int_equal(r.internal_date, 1500000000 + (int64_t)file);
+		assert_int_equal(r.size, file == 5 ? 23 : len + 3);
+		assert_int_equal(r.flags & REC_RAW, file == 5 ? REC_RAW : 0);
+		assert_int_equal(r.flags & REC_IN_NEW,
+		    file % 10 == 0 ? REC_IN_NEW : 0);
+		assert_int_equal(r.flags & MAIL_FLAGS_MASK, file % 10 == 0 ? 0 :
+		    file % 3 == 0 ? MAIL_SEEN : MAIL_SEEN | MAIL_FLAGGED);
+		/* only the CRLF file has its MESSAGE entry already */
+		assert_int_equal(r.cache_off != 0, file == 5);
+	}
+	assert_int_equal(mailbox_check(f->mb), 0);
+	assert_int_equal(mailbox_reconstruct(f->dir, 5, &st, &err), 0);
+	assert_int_equal(st.messages, MANY);
+	assert_int_equal(st.kept_uids, MANY);
+	assert_int_equal(st.new_uids, 0);
+	str_free(&name);
+	str_free(&path);
+	str_free(&body);
+	str_free(&err);
+	str_free(&got);
+}
+
+/* Files another program put into an indexed mailbox, found by a sync:
+ * records in name order after the delivered ones, their cache entries
+ * written together after the existing ones, which still read. */
+static void
+test_sync_many(void **state)
+{
+	struct fx *f = *state;
+	struct str name = STR_INIT, path = STR_INIT, body = STR_INIT;
+	struct str err = STR_INIT, got = STR_INIT;
+	const unsigned char *pl;
+	size_t i, n, plen;
+	struct index_record r;
+
+	assert_int_equal(add(f->mb, 0, "Subject: one\n\nx\n", 16, 0, 0), 1);
+	assert_int_equal(add(f->mb, 0, "Subject: two\n\ny\n", 16, 0, 1), 2);
+	n = 3000;
+	for (i = 0; i < n; i++) {
+		struct timespec ts[2] = { { 1500000000 + (time_t)i, 0 },
+			{ 1500000000 + (time_t)i, 0 } };
+		int fd;
+
+		str_clear(&body);
+		if (i == 5)
+			str_appends(&body, "Subject: crlf\r\n\r\nbody\r\n");
+		else
+			str_appendf(&body, "Subject: m%zu\n\nbody\n", i);
+		many_name(i, body.len, &name);
+		str_clear(&path);
+		str_appendf(&path, "%s/%s", f->dir, name.s);
+		fd = open(path.s, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, body.s, body.len), (ssize_t)body.len);
+		assert_int_equal(futimens(fd, ts), 0);
+		close(fd);
+	}
+	mailbox_sync_force(f->mb);
+	if (mailbox_sync(f->mb, &err) < 0)
+		fail_msg("sync: %s", err.s);
+	assert_int_equal(mailbox_header(f->mb)->count, n + 2);
+	assert_int_equal(mailbox_header(f->mb)->uidnext, n + 3);
+	for (i = 0; i < n; i++) {
+		size_t len;
+
+		assert_int_equal(mailbox_record(f->mb, (uint32_t)i + 2, &r), 0);
+		assert_int_equal(r.uid, i + 3);
+		str_clear(&body);
+		str_appendf(&body, "Subject: m%zu\n\nbody\n", i);
+		len = i == 5 ? 23 : body.len;
+		many_name(i, len, &name);
+		assert_int_equal(mailbox_file_name(f->mb, &r, &got), 0);
+		assert_string_equal(got.s, name.s);
+		assert_int_equal(r.internal_date, 1500000000 + (int64_t)i);
+		assert_int_equal(r.size, i == 5 ? 23 : len + 3);
+		assert_int_equal(r.flags & REC_RAW, i == 5 ? REC_RAW : 0);
+		assert_int_equal(r.cache_off != 0, i == 5);
+	}
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mailbox_record(f->mb, (uint32_t)i, &r), 0);
+		assert_int_equal(mailbox_cached(f->mb, &r, &pl, &plen), 0);
+	}
+	assert_int_equal(mailbox_check(f->mb), 0);
+	str_free(&name);
+	str_free(&path);
+	str_free(&body);
+	str_free(&err);
+	str_free(&got);
+}
+
 int
 main(void)
 {
@@ -375,6 +589,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sync_by_mtime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_keeps_uids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keywords_survive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_many, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
