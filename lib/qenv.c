@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -348,13 +349,42 @@ qenv_rline(struct qenv *e, const char *v, size_t len, struct str *err)
 	return qenv_fail(e, err, "invalid recipient, NOTIFY or ORCPT");
 }
 
+/* The offset of a V2 line: 1 to 12 digits, no leading zero, at most
+ * QENV_FILE_ENV_MAX. */
+static int
+qenv_offset(const char *v, size_t len, unsigned long long *off_r)
+{
+	unsigned long long n = 0;
+	size_t i;
+
+	if (len == 0 || len > 12 || v[0] == '0')
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		n = n * 10 + (unsigned long long)(v[i] - '0');
+	}
+	if (n > QENV_FILE_ENV_MAX)
+		return -1;
+	*off_r = n;
+	return 0;
+}
+
 /* The records whose value is a keyword. */
 static int
 qenv_keyword(struct qenv *e, char c, const char *v)
 {
 	switch (c) {
 	case 'V':
-		return strcmp(v, "1") == 0 ? 0 : -1;
+		if (strcmp(v, "1") == 0) {
+			e->version = 1;
+			return 0;
+		}
+		if (!(e->flags & QENV_STORED) || strncmp(v, "2 ", 2) != 0 ||
+		    qenv_offset(v + 2, strlen(v + 2), &e->msg_offset) < 0)
+			return -1;
+		e->version = 2;
+		return 0;
 	case 'X':
 		if (strcmp(v, "FULL") == 0)
 			e->ret = QENV_RET_FULL;
@@ -513,6 +543,11 @@ qenv_parse(struct qenv *e, const char *text, size_t len, unsigned flags,
 		if (qenv_line(e, p, (size_t)(nl - p), err) < 0)
 			return -1;
 		p = nl + 1;
+	}
+	if (e->version == 2 && e->msg_offset != len) {
+		e->lines++;
+		return qenv_fail(e, err, "V2 says %llu bytes of envelope, "
+		    "not %zu", e->msg_offset, len);
 	}
 	return qenv_finish(e, err);
 }
@@ -684,4 +719,121 @@ qenv_req_format(const struct qenv_req *req, struct str *out)
 		    req->user, req->rcpt, req->sender);
 	return str_appendf(out, "M %s %s %s\n", req->job, req->id,
 	    req->domain);
+}
+
+int
+qenv_format_file(const struct qenv *e, struct str *out)
+{
+	struct str body = STR_INIT;
+	unsigned long long total = 0;
+	size_t old = out->len, digits;
+	char num[24];
+	int r = -1;
+
+	/* The V1 text, then its first line made "V2 <total length>": the
+	 * number counts its own digits. */
+	if (qenv_format(e, &body) < 0 || body.len < 3)
+		goto out;
+	for (digits = 1; digits < 20; digits++) {
+		total = (unsigned long long)(body.len - 3) + 4 + digits;
+		snprintf(num, sizeof num, "%llu", total);
+		if (strlen(num) == digits)
+			break;
+	}
+	if (total > QENV_FILE_ENV_MAX) {
+		errno = E2BIG;
+		goto out;
+	}
+	if (str_appendf(out, "V2 %s\n", num) < 0 ||
+	    str_append(out, body.s + 3, body.len - 3) < 0) {
+		str_truncate(out, old);
+		goto out;
+	}
+	r = 0;
+out:
+	str_free(&body);
+	return r;
+}
+
+int
+qenv_file_head(const char *buf, size_t len, unsigned long long *off_r)
+{
+	const char *nl = memchr(buf, '\n', len);
+	size_t n;
+
+	errno = EINVAL;
+	if (nl == NULL)
+		return -1;
+	n = (size_t)(nl - buf);
+	if (n == 2 && memcmp(buf, "V1", 2) == 0) {
+		*off_r = 0;
+		return 1;
+	}
+	if (n < 4 || memcmp(buf, "V2 ", 3) != 0 ||
+	    qenv_offset(buf + 3, n - 3, off_r) < 0 || *off_r < n + 1)
+		return -1;
+	return 2;
+}
+
+/* pread len bytes at off into out (appended); the bytes read, or -1. */
+static ssize_t
+qenv_pread(int fd, struct str *out, size_t len, off_t off)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	if (str_ready(out, len + 1) < 0)
+		return -1;
+	while (done < len) {
+		n = pread(fd, out->s + out->len, len - done,
+		    off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		done += (size_t)n;
+	}
+	out->s[out->len] = '\0';
+	return (ssize_t)done;
+}
+
+int
+qenv_file_read(int fd, size_t max, struct str *text, unsigned long long *off_r)
+{
+	struct str head = STR_INIT;
+	size_t old = text->len;
+	ssize_t n;
+	int v;
+
+	n = qenv_pread(fd, &head, QENV_FILE_HEAD_MAX, 0);
+	v = n < 0 ? -1 : qenv_file_head(head.s, head.len, off_r);
+	str_free(&head);
+	if (v < 0)
+		return -1;
+	if (v == 2) {
+		if (*off_r > max) {
+			errno = EFBIG;
+			return -1;
+		}
+		n = qenv_pread(fd, text, (size_t)*off_r, 0);
+		if (n >= 0 && (unsigned long long)n != *off_r) {
+			errno = EINVAL;	/* cut short */
+			n = -1;
+		}
+	} else {
+		/* V1: the whole file; one byte more than max is too big */
+		n = qenv_pread(fd, text, max + 1, 0);
+		if (n > (ssize_t)max) {
+			errno = EFBIG;
+			n = -1;
+		}
+	}
+	if (n < 0) {
+		str_truncate(text, old);
+		return -1;
+	}
+	return v;
 }

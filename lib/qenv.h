@@ -27,6 +27,8 @@
 #define QENV_ID_MAX 48		/* a queue id */
 #define QENV_JOB_MAX 18		/* digits of a spawner job number */
 #define QENV_USER_MAX 64	/* a user name (users_valid_name) */
+#define QENV_FILE_ENV_MAX (64UL << 20)	/* the envelope part of a V2 file */
+#define QENV_FILE_HEAD_MAX 24	/* "V2 <12 digits>\n" fits */
 
 /* Parser flags: which records the text may or must hold. */
 #define QENV_INPUT	0x01u	/* queue-inject's input: no I, T, A, E */
@@ -59,6 +61,10 @@ struct qenv {
 	int smtputf8;		/* U */
 	char *client;		/* C; NULL when absent */
 	int expanded;		/* E: queued has resolved the aliases */
+	int version;		/* V: 1, or 2 (a queue file: envelope, then
+				 * the message) */
+	unsigned long long msg_offset;	/* V2: where the message starts (the
+				 * envelope text's length); 0 for V1 */
 	struct qenv_rcpt *rcpt;	/* the R lines, in order */
 	size_t nrcpt;
 	/* parser state */
@@ -104,6 +110,26 @@ int qenv_format_rcpt(const struct qenv_rcpt *r, struct str *out);
 /* Append the whole envelope (head, then every R line) to out.  Returns 0
  * or -1 with errno. */
 int qenv_format(const struct qenv *e, struct str *out);
+
+/* Append the envelope as the head of a queue file (V2, docs/QUEUE.md):
+ * the text of qenv_format with "V2 <n>" as its first line, n being the
+ * length of the whole text, so that the message follows at offset n.
+ * Returns 0 or -1 with errno (E2BIG past QENV_FILE_ENV_MAX). */
+int qenv_format_file(const struct qenv *e, struct str *out);
+
+/* The first line of an env/ file in buf[0..len): 1 for "V1" (the message
+ * is in msg/<id>, *off_r = 0), 2 for "V2 <n>" (the message is in the same
+ * file from offset n, at most QENV_FILE_ENV_MAX and past the line), or -1
+ * with errno EINVAL (no LF in buf, anything else). */
+int qenv_file_head(const char *buf, size_t len, unsigned long long *off_r);
+
+/* Read the envelope text of the env/ file on fd (pread: the offset is not
+ * used) into text (appended): the first *off_r bytes of a V2 file, the
+ * whole of a V1 file.  At most max bytes.  Returns 1 or 2 (the version,
+ * *off_r as qenv_file_head), or -1 with errno (EINVAL: a malformed first
+ * line or a V2 file shorter than its envelope; EFBIG: more than max). */
+int qenv_file_read(int fd, size_t max, struct str *text,
+    unsigned long long *off_r);
 
 /* Free everything e holds and make it empty, ready to parse again with
  * the same flags and limit. */

@@ -5,7 +5,10 @@
  * durably into the queue, and only then answers "ok ID".  With -m it then
  * reads the next message from the same input, so that a long-lived caller
  * (smtpd) pays for one exec, not one per message; such a caller may end a
- * message with "A" instead of "E" to drop it.  Installed setuid/setgid
+ * message with "A" instead of "E" to drop it.  A message is one file, its
+ * envelope (V2) then its bytes, written in tmp/ and renamed into env/ once
+ * it is durable: one fsync of the file, one of env/.  Installed
+ * setuid/setgid
  * zest-queue; it trusts nothing of its caller but the bytes it is given,
  * checked against fixed limits, message by message.  See queue-inject(8).
  */
@@ -48,10 +51,9 @@ struct inject {
 	struct io in;
 	struct str id;
 	struct str last_id;	/* the previous message's: never reused */
-	int qfd, tmpfd;		/* queue/ and queue/tmp/ */
-	int msgfd;		/* the message being written */
-	int have_msg, have_env;	/* tmp files to remove on failure */
-	int msg_renamed;
+	int qfd, tmpfd, envfd;	/* queue/, queue/tmp/, queue/env/ */
+	int msgfd;		/* the queue file being written */
+	int have_tmp;		/* tmp/<id>.new to remove on failure */
 	int multi;		/* -m: one message after another */
 	unsigned long long size;
 	uid_t caller;		/* getuid() at the start: the A line */
@@ -174,12 +176,14 @@ become_queue(struct inject *q)
 	}
 	/* a queue queued has never run in lacks its directories */
 	mkdirat(q->qfd, "tmp", 0700);
-	mkdirat(q->qfd, "msg", 0700);
 	mkdirat(q->qfd, "env", 0700);
 	q->tmpfd = openat(q->qfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 	    O_NOFOLLOW);
-	if (q->tmpfd < 0) {
-		log_err("%s/tmp: %s", q->inst.queue_dir, strerror(errno));
+	q->envfd = openat(q->qfd, "env", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (q->tmpfd < 0 || q->envfd < 0) {
+		log_err("%s/%s: %s", q->inst.queue_dir, q->tmpfd < 0 ? "tmp" :
+		    "env", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -228,32 +232,19 @@ read_envelope(struct inject *q)
 	return got;
 }
 
-/* Remove what a failed or aborted message left in tmp/ (and msg/). */
+/* Remove what a failed or aborted message left in tmp/. */
 static void
 inject_clean(struct inject *q)
 {
 	struct str name = STR_INIT;
-	int dfd;
 
 	if (q->msgfd >= 0) {
 		close(q->msgfd);
 		q->msgfd = -1;
 	}
-	if (q->have_msg) {
-		str_appendf(&name, "%s.msg", q->id.s);
+	if (q->have_tmp && str_appendf(&name, "%s.new", q->id.s) == 0)
 		unlinkat(q->tmpfd, name.s, 0);
-	}
-	if (q->have_env) {
-		str_clear(&name);
-		str_appendf(&name, "%s.env", q->id.s);
-		unlinkat(q->tmpfd, name.s, 0);
-	}
-	if (q->msg_renamed && (dfd = openat(q->qfd, "msg", O_RDONLY |
-	    O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		unlinkat(dfd, q->id.s, 0);
-		close(dfd);
-	}
-	q->have_msg = q->have_env = q->msg_renamed = 0;
+	q->have_tmp = 0;
 	str_free(&name);
 }
 
@@ -264,16 +255,24 @@ io_answer(int err)
 	return err == ENOSPC || err == EDQUOT ? ANS_DISK : ANS_QUEUE;
 }
 
-/* Create tmp/<id>.<suffix>. */
+/*
+ * Create the message's queue file, tmp/<id>.new.  It has a name from the
+ * start, not O_TMPFILE: an unnamed file fsynced and then linked has a
+ * link count of 0 on disk until its inode is written again, which the
+ * fsync of env/ does not do on ext4 without a journal; e2fsck after a
+ * crash would take it for a deleted file and clear env/<id>.  A named file
+ * keeps its link count across the rename.  -1 with errno.
+ */
 static int
-tmp_open(struct inject *q, const char *suffix)
+file_open(struct inject *q)
 {
 	struct str name = STR_INIT;
 	int fd = -1;
 
-	if (str_appendf(&name, "%s.%s", q->id.s, suffix) == 0)
+	if (str_appendf(&name, "%s.new", q->id.s) == 0)
 		fd = openat(q->tmpfd, name.s, O_WRONLY | O_CREAT | O_EXCL |
 		    O_CLOEXEC | O_NOFOLLOW, 0600);
+	q->have_tmp = fd >= 0;
 	str_free(&name);
 	return fd;
 }
@@ -319,7 +318,7 @@ chunk_len(const struct str *line, unsigned long long *len_r)
 	return 0;
 }
 
-/* Read the chunks into tmp/<id>.msg up to "E" (GOT_QUEUED: go on with
+/* Read the chunks into the queue file up to "E" (GOT_QUEUED: go on with
  * the commit) or, in multi mode, "A" (GOT_ABORTED). */
 static enum inject_got
 read_message(struct inject *q)
@@ -367,96 +366,39 @@ read_message(struct inject *q)
 	return got;
 }
 
-/* fsync and close fd; -1 with errno. */
-static int
-sync_close(int fd)
-{
-	int r = fsync(fd), saved = errno;
-
-	if (close(fd) < 0 && r == 0)
-		return -1;
-	errno = saved;
-	return r;
-}
-
-/* Rename tmp/<id>.<suffix> to dir/<id> and fsync dir. */
-static int
-commit_one(struct inject *q, const char *suffix, const char *dir)
-{
-	struct str name = STR_INIT;
-	int dfd, r = -1, saved;
-
-	dfd = openat(q->qfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW);
-	if (dfd >= 0 && str_appendf(&name, "%s.%s", q->id.s, suffix) == 0 &&
-	    renameat(q->tmpfd, name.s, dfd, q->id.s) == 0) {
-		r = 0;
-		if (fsync(dfd) < 0)
-			r = 1;	/* renamed but not known durable */
-	}
-	saved = errno;
-	if (dfd >= 0)
-		close(dfd);
-	str_free(&name);
-	errno = saved;
-	return r;
-}
-
-/* Write the envelope, then rename message and envelope into place. */
+/* Make the queue file durable and close it, rename it to env/<id> (the
+ * commit point) and make the name durable: a crash leaves no env/<id>, or
+ * a whole one, and queued never sees the file while it is written. */
 static enum inject_got
 commit(struct inject *q)
 {
-	struct str text = STR_INIT;
-	int fd, r, saved;
+	struct str name = STR_INIT;
+	int r, saved;
 
-	r = sync_close(q->msgfd);
-	q->msgfd = -1;
-	if (r < 0) {
-		log_err("fsync of the message: %s", strerror(errno));
-		return failed(q, io_answer(errno));
-	}
-	q->env.id = strdup(q->id.s);
-	q->env.arrival = (long long)time(NULL);
-	q->env.uid = (long long)q->caller;
-	if (q->env.id == NULL || qenv_format(&q->env, &text) < 0) {
-		str_free(&text);
-		return failed(q, ANS_QUEUE);
-	}
-	if ((fd = tmp_open(q, "env")) < 0) {
-		str_free(&text);
-		return failed(q, io_answer(errno));
-	}
-	q->have_env = 1;
-	r = fs_write_all(fd, text.s, text.len) < 0 ? -1 : 0;
+	r = fsync(q->msgfd);
 	saved = errno;
-	if (sync_close(fd) < 0 && r == 0) {
+	if (close(q->msgfd) < 0 && r == 0) {
 		r = -1;
 		saved = errno;
 	}
-	str_free(&text);
+	q->msgfd = -1;
 	if (r < 0) {
-		log_err("writing the envelope: %s", strerror(saved));
+		log_err("fsync of the queue file: %s", strerror(saved));
 		return failed(q, io_answer(saved));
 	}
-	if ((r = commit_one(q, "msg", "msg")) != 0) {
-		if (r > 0) {
-			q->have_msg = 0;
-			q->msg_renamed = 1;
-		}
-		log_err("msg/%s: %s", q->id.s, strerror(errno));
-		return failed(q, io_answer(errno));
+	r = str_appendf(&name, "%s.new", q->id.s) == 0 ? renameat(q->tmpfd,
+	    name.s, q->envfd, q->id.s) : -1;
+	saved = errno;
+	str_free(&name);
+	if (r < 0) {
+		log_err("env/%s: %s", q->id.s, strerror(saved));
+		return failed(q, io_answer(saved));
 	}
-	q->have_msg = 0;
-	q->msg_renamed = 1;
-	if ((r = commit_one(q, "env", "env")) < 0) {
-		log_err("env/%s: %s", q->id.s, strerror(errno));
-		return failed(q, io_answer(errno));
-	}
-	q->have_env = q->msg_renamed = 0;	/* queued: nothing to remove */
-	/* r > 0: the entry is there but its fsync failed; the message may
-	 * or may not survive a crash, so the caller must not rely on it.
-	 * queued may deliver it anyway: at least once, never lost. */
-	if (r > 0) {
+	q->have_tmp = 0;	/* queued's now */
+	/* Failed here, the entry is there but not known durable: the
+	 * caller must not rely on it; queued may deliver it anyway (at
+	 * least once, never lost). */
+	if (fsync(q->envfd) < 0) {
 		log_err("fsync of env/: %s", strerror(errno));
 		return failed(q, io_answer(errno));
 	}
@@ -503,6 +445,35 @@ new_id(struct inject *q)
 	return str_append(&q->last_id, q->id.s, q->id.len);
 }
 
+/* Open the queue file and write the envelope at its head (V2: its first
+ * line says where the message starts). */
+static enum inject_got
+file_start(struct inject *q)
+{
+	struct str text = STR_INIT;
+	int r;
+
+	q->env.id = strdup(q->id.s);
+	q->env.arrival = (long long)time(NULL);
+	q->env.uid = (long long)q->caller;
+	if (q->env.id == NULL || qenv_format_file(&q->env, &text) < 0) {
+		str_free(&text);
+		return failed(q, ANS_QUEUE);
+	}
+	if ((q->msgfd = file_open(q)) < 0) {
+		log_err("%s/tmp: %s", q->inst.queue_dir, strerror(errno));
+		str_free(&text);
+		return failed(q, io_answer(errno));
+	}
+	r = fs_write_all(q->msgfd, text.s, text.len);
+	str_free(&text);
+	if (r < 0) {
+		log_err("writing the envelope: %s", strerror(errno));
+		return failed(q, io_answer(errno));
+	}
+	return GOT_QUEUED;
+}
+
 /* Take one message: envelope, chunks, commit. */
 static enum inject_got
 inject_one(struct inject *q)
@@ -516,12 +487,8 @@ inject_one(struct inject *q)
 	if (new_id(q) < 0)
 		return failed(q, ANS_QUEUE);
 	log_set_session(q->id.s);
-	if ((q->msgfd = tmp_open(q, "msg")) < 0) {
-		log_err("tmp/%s.msg: %s", q->id.s, strerror(errno));
-		return failed(q, io_answer(errno));
-	}
-	q->have_msg = 1;
-	if ((got = read_message(q)) != GOT_QUEUED)
+	if ((got = file_start(q)) != GOT_QUEUED ||
+	    (got = read_message(q)) != GOT_QUEUED)
 		return got;
 	if ((got = commit(q)) != GOT_QUEUED)
 		return got;
@@ -539,6 +506,8 @@ inject_free(struct inject *q)
 	str_free(&q->last_id);
 	if (q->tmpfd >= 0)
 		close(q->tmpfd);
+	if (q->envfd >= 0)
+		close(q->envfd);
 	if (q->qfd >= 0)
 		close(q->qfd);
 	instance_close(&q->inst);
@@ -572,7 +541,7 @@ main(int argc, char **argv)
 
 	sanitize();
 	memset(&q, 0, sizeof q);
-	q.qfd = q.tmpfd = q.msgfd = -1;
+	q.qfd = q.tmpfd = q.envfd = q.msgfd = -1;
 	q.caller = getuid();
 	log_open("queue-inject", 0);
 	if (options(argc, argv, &q, &dir) < 0)

@@ -237,7 +237,8 @@ bounce_kind(struct queued *q, struct msg *m, enum report kind, time_t now)
 		str_appendf(&to, "postmaster@%s", q->inst.domain);
 	else
 		str_appends(&to, m->env.sender);
-	if (bounce_send(q, m, act[kind], idx, n, to.s, kind == REPORT_DOUBLE ?
+	if (msg_state_sync(q) < 0 ||
+	    bounce_send(q, m, act[kind], idx, n, to.s, kind == REPORT_DOUBLE ?
 	    "queued: double-bounce" : "queued: report", now, &id) < 0) {
 		m->hold = now + q->retry_min;
 		m->recheck = 1;

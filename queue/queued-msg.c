@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * queued: the messages of the queue.  A message is env/<id> (its
- * envelope), msg/<id> (its bytes) and state/<id> (the outcomes so far, one
- * fsync()ed line each).  This file loads them, records outcomes, and
- * removes a message once every recipient is done and reported.
+ * queued: the messages of the queue.  A message is env/<id> (its envelope
+ * and, in a V2 file, its bytes after it; a V1 one has them in msg/<id>),
+ * exp/<id> (the envelope with its aliases resolved, when any were) and
+ * state/<id> (the outcomes so far, one fsync()ed line each).  This file
+ * loads them, records outcomes, and removes a message once every
+ * recipient is done and reported.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -177,14 +179,16 @@ msg_report(const struct msg *m, size_t i)
 	return text_relayed(r->text) ? REPORT_RELAYED : REPORT_NONE;
 }
 
-/* Append "<n> <what> <t> <text>" to state/<id> and fsync it (and the
- * directory when the file is new). */
+/* Append "<n> <what> <t> <text>" to state/<id>.  Not synced here: the
+ * lines of a whole batch of outcomes are made durable together by
+ * msg_state_sync (one syncfs), which runs before queued waits again and
+ * before any report is sent. */
 int
 msg_state(struct queued *q, struct msg *m, const char *n, char what,
     time_t t, const char *text)
 {
 	struct str path = STR_INIT, line = STR_INIT;
-	int fd, created = 0, r = -1;
+	int fd, r = -1;
 	size_t i;
 
 	str_appendf(&path, "state/%s", m->id);
@@ -195,16 +199,15 @@ msg_state(struct queued *q, struct msg *m, const char *n, char what,
 	if (str_appendc(&line, '\n') < 0 || path.s == NULL)
 		goto out;
 	fd = open(path.s, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
+	if (fd < 0 && errno == ENOENT)
 		fd = open(path.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 		    0600);
-		created = 1;
-	}
 	if (fd < 0)
 		goto out;
-	if (fs_write_all(fd, line.s, line.len) == 0 && fsync(fd) == 0 &&
-	    (!created || fs_fsync_dir("state") == 0))
+	if (fs_write_all(fd, line.s, line.len) == 0) {
+		q->state_dirty = 1;
 		r = 0;
+	}
 	m->has_state = 1;
 	close(fd);
 out:
@@ -355,21 +358,67 @@ out:
 	return r;
 }
 
-/* Read env/<id> and msg/<id>'s size.  Returns 0, 1 when the envelope
- * is gone, -1 (m->bad set) when unusable. */
+/* Read exp/<id>, the envelope queued-route.c wrote with the aliases
+ * resolved, into m->env in place of the original.  Returns 0 (also when
+ * there is none), or -1. */
+static int
+msg_read_exp(struct msg *m)
+{
+	struct str path = STR_INIT, text = STR_INIT, err = STR_INIT;
+	struct qenv ne;
+	int r = -1;
+
+	qenv_init(&ne, QENV_STORED, 0);
+	str_appendf(&path, "exp/%s", m->id);
+	if (fs_read_file(str_cstr(&path), QUEUED_ENV_MAX, &text) < 0) {
+		if (errno == ENOENT)
+			r = 0;
+		else
+			log_err("%s: %s", str_cstr(&path), strerror(errno));
+		goto out;
+	}
+	if (qenv_parse(&ne, str_cstr(&text), text.len, QENV_STORED, 0,
+	    &err) < 0 || !ne.expanded || ne.version != 1 ||
+	    strcmp(ne.id, m->id) != 0) {
+		log_err("%s: %s", path.s, err.len > 0 ? err.s :
+		    "not this message's resolved envelope");
+		goto out;
+	}
+	/* the layout of the queue file stays the original's */
+	ne.version = m->env.version;
+	ne.msg_offset = m->env.msg_offset;
+	qenv_free(&m->env);
+	m->env = ne;
+	qenv_init(&ne, QENV_STORED, 0);
+	r = 0;
+out:
+	qenv_free(&ne);
+	str_free(&path);
+	str_free(&text);
+	str_free(&err);
+	return r;
+}
+
+/* Read env/<id> (and exp/<id>) and the message's size: the rest of a V2
+ * file after its envelope, or msg/<id> (V1).  Returns 0, 1 when the
+ * envelope is gone, -1 (m->bad set) when unusable. */
 static int
 msg_read_env(struct msg *m)
 {
 	struct str path = STR_INIT, text = STR_INIT, err = STR_INIT;
+	unsigned long long off = 0;
 	struct stat st;
-	int r = -1;
+	int r = -1, fd, v = -1;
 
 	str_appendf(&path, "env/%s", m->id);
-	if (fs_read_file(path.s, QUEUED_ENV_MAX, &text) < 0) {
-		if (errno == ENOENT)
-			r = 1;
-		else
-			log_err("%s: %s", path.s, strerror(errno));
+	fd = open(str_cstr(&path), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		r = 1;
+		goto out;
+	}
+	if (fd < 0 || (v = qenv_file_read(fd, QUEUED_ENV_MAX, &text,
+	    &off)) < 0 || fstat(fd, &st) < 0) {
+		log_err("%s: %s", path.s, strerror(errno));
 		goto out;
 	}
 	if (qenv_parse(&m->env, str_cstr(&text), text.len, QENV_STORED, 0,
@@ -377,15 +426,20 @@ msg_read_env(struct msg *m)
 		log_err("%s: %s", path.s, err.s);
 		goto out;
 	}
-	str_clear(&path);
-	str_appendf(&path, "msg/%s", m->id);
-	if (stat(path.s, &st) < 0) {
-		log_err("%s: %s", path.s, strerror(errno));
-		goto out;
+	if (v == 1) {
+		str_clear(&path);
+		str_appendf(&path, "msg/%s", m->id);
+		if (stat(path.s, &st) < 0) {
+			log_err("%s: %s", path.s, strerror(errno));
+			goto out;
+		}
 	}
-	m->size = (unsigned long long)st.st_size;
-	r = 0;
+	m->size = (unsigned long long)st.st_size - off;
+	if (msg_read_exp(m) == 0)
+		r = 0;
 out:
+	if (fd >= 0)
+		close(fd);
 	m->bad = r < 0;
 	str_free(&path);
 	str_free(&text);
@@ -556,6 +610,28 @@ msg_flush(struct queued *q)
 	}
 }
 
+/*
+ * Make the state/ lines written since the last call durable: one syncfs of
+ * the queue's file system covers every file and the state/ directory (a
+ * group commit: at 5 recipients a message, an fsync per line and per new
+ * file was most of queued's time).  When syncfs fails (a writeback error
+ * on this file system), sync(2) is tried once more for the whole system
+ * and the failure returned, so that a caller about to send a report holds
+ * the message and tries again.
+ */
+int
+msg_state_sync(struct queued *q)
+{
+	if (!q->state_dirty)
+		return 0;
+	q->state_dirty = 0;
+	if (syncfs(q->lockfd) == 0)
+		return 0;
+	log_err("state/: syncfs: %s", strerror(errno));
+	sync();
+	return -1;
+}
+
 void
 msg_finish(struct queued *q, struct msg *m)
 {
@@ -655,30 +731,45 @@ msg_cleanup(struct queued *q, time_t now)
 	clean_done();
 	clean_dir("tmp", now, QUEUED_TMP_AGE, 0);
 	clean_dir("state", now, 0, 1);
-	/* queue-inject renames msg/ before env/: a young orphan may be an
-	 * injection in progress */
+	clean_dir("exp", now, 0, 1);
+	/* a V1 queue-inject renamed msg/ before env/: a young orphan may be
+	 * an injection in progress */
 	clean_dir("msg", now, QUEUED_TMP_AGE, 1);
 	bounce_cleanup(q);
+}
+
+/* Open m's message: env/<id> from its offset (V2), or msg/<id>.  The
+ * descriptor, with *off_r set, or -1. */
+static int
+msg_open(const struct msg *m, off_t *off_r)
+{
+	struct str p = STR_INIT;
+	int fd;
+
+	str_appendf(&p, "%s/%s", m->env.version == 2 ? "env" : "msg", m->id);
+	fd = open(str_cstr(&p), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	str_free(&p);
+	*off_r = m->env.version == 2 ? (off_t)m->env.msg_offset : 0;
+	return fd;
 }
 
 int
 msg_read_head(const struct msg *m, size_t max, struct str *out)
 {
-	struct str p = STR_INIT;
 	char buf[8192];
 	ssize_t n = 1;
+	off_t off;
 	int fd;
 
-	str_appendf(&p, "msg/%s", m->id);
-	fd = open(p.s, O_RDONLY | O_CLOEXEC);
-	str_free(&p);
-	if (fd < 0)
+	if ((fd = msg_open(m, &off)) < 0)
 		return -1;
 	while (out->len < max && n > 0) {
-		n = read(fd, buf, sizeof buf < max - out->len ? sizeof buf :
-		    max - out->len);
+		n = pread(fd, buf, sizeof buf < max - out->len ? sizeof buf :
+		    max - out->len, off);
 		if (n > 0 && str_append(out, buf, (size_t)n) < 0)
 			n = -1;
+		if (n > 0)
+			off += n;
 		if (n > 0 && dsn_header_len(out->s, out->len) < out->len)
 			break;
 	}
@@ -689,11 +780,30 @@ msg_read_head(const struct msg *m, size_t max, struct str *out)
 int
 msg_read_all(const struct msg *m, struct str *out)
 {
-	struct str p = STR_INIT;
-	int r;
+	char buf[65536];
+	size_t want = (size_t)m->size;
+	ssize_t n = 1;
+	off_t off;
+	int fd;
 
-	str_appendf(&p, "msg/%s", m->id);
-	r = fs_read_file(p.s, (size_t)m->size + 1, out);
-	str_free(&p);
-	return r;
+	if ((fd = msg_open(m, &off)) < 0)
+		return -1;
+	/* the size found at load: the message never changes */
+	while (want > 0 && n > 0) {
+		n = pread(fd, buf, want < sizeof buf ? want : sizeof buf, off);
+		if (n < 0 && errno == EINTR) {
+			n = 1;
+			continue;
+		}
+		if (n > 0 && str_append(out, buf, (size_t)n) < 0)
+			n = -1;
+		if (n > 0) {
+			off += n;
+			want -= (size_t)n;
+		}
+	}
+	close(fd);
+	if (n == 0 && want > 0)
+		errno = EINVAL;		/* shorter than at load */
+	return want > 0 ? -1 : 0;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * queued: the janitor, a child of queued that unlinks msg/<id>, state/<id>
- * and done/<id> of the messages queued has removed.  Their env/<id> is gone
- * for good by then (renamed into done/ and env/ fsynced: the commit
- * point), so what is
+ * queued: the janitor, a child of queued that unlinks msg/<id> (a V1
+ * message), state/<id>, exp/<id> and done/<id> (the queue file) of the
+ * messages queued has removed.  Their env/<id> is gone for good by then
+ * (renamed into done/ and env/ fsynced: the commit point), so what is
  * left is garbage; unlinking a file frees its blocks, which can take a
  * millisecond or more (file systems mounted with discard), and doing it
  * here lets queued go on scheduling.  When the janitor is missing, busy
@@ -35,6 +35,8 @@ rm_files(const char *id)
 	snprintf(p, sizeof p, "msg/%s", id);
 	unlink(p);
 	snprintf(p, sizeof p, "state/%s", id);
+	unlink(p);
+	snprintf(p, sizeof p, "exp/%s", id);
 	unlink(p);
 	/* last: while it is there, start-up knows the rest may be left */
 	snprintf(p, sizeof p, "done/%s", id);

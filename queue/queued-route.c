@@ -3,8 +3,9 @@
  * queued: where each recipient goes.  Once per message, before anything is
  * delivered, aliases are resolved (lib/alias) and, when any recipient was
  * an alias, the envelope is written anew with the final recipients and an
- * E line, so that the state file's recipient numbers stay valid whatever
- * the aliases table later says.  Then each recipient is local (its domain
+ * E line, into exp/<id> beside the queue file (which holds the message:
+ * it is not copied), so that the state file's recipient numbers stay
+ * valid whatever the aliases table later says.  Then each recipient is local (its domain
  * is the instance's or in the domains table: deliver -d NAME) or remote,
  * and a local one already named in the message's Delivered-To fields is a
  * loop (5.4.6).
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -150,9 +152,24 @@ out:
 	return r;
 }
 
-/* Write text to tmp/<id>.rewrite, then rename it over env/<id> (fsync,
- * rename, fsync env/): a crash leaves the old envelope or the new one, and
- * at worst a file in tmp/, which start-up removes when old. */
+/* Rename tmp/<id>.rewrite to exp/<id> and fsync exp/; exp/ is made (and
+ * the queue directory fsynced) the first time. */
+static int
+route_rename(const char *tmp, const char *path)
+{
+	if (rename(tmp, path) < 0) {
+		if (errno != ENOENT || (mkdir("exp", 0700) < 0 &&
+		    errno != EEXIST) || fs_fsync_dir(".") < 0 ||
+		    rename(tmp, path) < 0)
+			return -1;
+	}
+	return fs_fsync_dir("exp");
+}
+
+/* Write text to tmp/<id>.rewrite, then rename it to exp/<id> (fsync,
+ * rename, fsync exp/), which takes precedence over the envelope in
+ * env/<id>: a crash leaves the old envelope alone or the new one beside
+ * it, and at worst a file in tmp/, which start-up removes when old. */
 static int
 route_write(const char *id, const struct str *text)
 {
@@ -160,13 +177,13 @@ route_write(const char *id, const struct str *text)
 	int fd, r = -1, saved;
 
 	str_appendf(&tmp, "tmp/%s.rewrite", id);
-	str_appendf(&path, "env/%s", id);
+	str_appendf(&path, "exp/%s", id);
 	fd = open(str_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (fd >= 0 && fs_write_all(fd, text->s, text->len) == 0 &&
 	    fsync(fd) == 0 && close(fd) == 0) {
 		fd = -1;
-		if (rename(tmp.s, path.s) == 0 && fs_fsync_dir("env") == 0)
+		if (route_rename(tmp.s, str_cstr(&path)) == 0)
 			r = 0;
 	}
 	saved = errno;
@@ -180,7 +197,7 @@ route_write(const char *id, const struct str *text)
 	return r;
 }
 
-/* Replace m's envelope by text (written to env/<id> durably first). */
+/* Replace m's envelope by text (written to exp/<id> durably first). */
 static int
 route_rewrite(struct queued *q, struct msg *m, const struct str *text)
 {
@@ -194,13 +211,16 @@ route_rewrite(struct queued *q, struct msg *m, const struct str *text)
 		goto out;
 	}
 	if (route_write(m->id, text) < 0) {
-		log_err("env/%s: %s", m->id, strerror(errno));
+		log_err("exp/%s: %s", m->id, strerror(errno));
 		qenv_free(&ne);
 		goto out;
 	}
 	free(m->r);
 	if ((m->r = calloc(ne.nrcpt, sizeof *m->r)) == NULL)
 		queued_die("out of memory");
+	/* the queue file is the same: its layout stays */
+	ne.version = m->env.version;
+	ne.msg_offset = m->env.msg_offset;
 	qenv_free(&m->env);
 	m->env = ne;
 	r = 0;

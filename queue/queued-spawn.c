@@ -316,6 +316,7 @@ spawn_read(struct queued *q, time_t now)
 		if (memchr(p, '\0', (size_t)(nl - p)) == NULL)
 			spawn_line(q, p, now);
 	}
+	(void)msg_state_sync(q);
 	rest = q->in.len - (size_t)(p - q->in.s);
 	memmove(q->in.s, p, rest);
 	str_truncate(&q->in, rest);

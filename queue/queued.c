@@ -212,6 +212,7 @@ loop_once(struct queued *q, time_t *stop_at)
 	if (q->stopping && (q->local_busy + q->remote_busy == 0 ||
 	    now >= *stop_at))
 		return 0;
+	(void)msg_state_sync(q);
 	wake = q->stopping ? now + 1 : sched_wake(q, now);
 	ms = wake <= now ? 0 : (int)(wake - now) * 1000;
 	if (flush_ms >= 0 && flush_ms < ms)

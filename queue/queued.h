@@ -126,6 +126,7 @@ struct queued {
 	int64_t done_since;		/* when the first came (queued_ms) */
 	int rm_fd;			/* to the janitor; -1: none */
 	pid_t rm_pid;			/* the janitor; 0: none */
+	int state_dirty;		/* state/ lines written, not synced */
 };
 
 /* queued.c: a monotonic clock in milliseconds. */
@@ -144,6 +145,7 @@ int msg_state(struct queued *q, struct msg *m, const char *n, char what,
 void msg_outcome(struct queued *q, struct msg *m, size_t i, char what,
     const char *text, time_t now);
 void msg_finish(struct queued *q, struct msg *m);
+int msg_state_sync(struct queued *q);
 void msg_flush(struct queued *q);
 void msg_free_all(struct queued *q);
 int msg_read_head(const struct msg *m, size_t max, struct str *out);

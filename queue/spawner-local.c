@@ -10,8 +10,8 @@
  * of stderr were.  A worker may have many jobs in flight; when it dies
  * every job it had is answered 75 (at-least-once: queued retries).
  * Workers idle for SPAWNER_WORKER_IDLE seconds, beyond SPAWNER_IDLE_KEEP
- * idle ones, or past SPAWNER_WORKER_JOBS jobs are told to exit by closing
- * our sending side.  See docs/QUEUE.md.
+ * ones idle for SPAWNER_IDLE_GRACE seconds, or past SPAWNER_WORKER_JOBS
+ * jobs are told to exit by closing our sending side.  See docs/QUEUE.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -182,9 +182,10 @@ local_request(struct spawner *sp, const struct qenv_req *rq)
 		spawner_reply(sp, "%s 75 spawner: too many jobs\n", rq->job);
 		return;
 	}
-	if ((fd = spawner_open_msg(sp, rq->id)) < 0) {
-		log_err("job %s: msg/%s: %s", rq->job, rq->id, strerror(errno));
-		spawner_reply(sp, "%s 75 spawner: msg/%s: %s\n", rq->job,
+	if ((fd = spawner_msg_open(sp, rq->id)) < 0) {
+		log_err("job %s: message %s: %s", rq->job, rq->id,
+		    strerror(errno));
+		spawner_reply(sp, "%s 75 spawner: message %s: %s\n", rq->job,
 		    rq->id, strerror(errno));
 		spawner_job_free(sp, j);
 		return;
@@ -336,7 +337,10 @@ local_poll(struct spawner *sp, struct pollfd *pfd, struct worker **map,
 		map[(*n)++] = w;
 		if (w->closing || w->inflight > 0)
 			continue;
-		left = w->idle_since + SPAWNER_WORKER_IDLE - now;
+		/* the grace's end may make it one too many idle */
+		left = w->idle_since - now + (now - w->idle_since <
+		    SPAWNER_IDLE_GRACE ? SPAWNER_IDLE_GRACE :
+		    SPAWNER_WORKER_IDLE);
 		left = left < 0 ? 0 : left * 1000 + 50;
 		if (timeout < 0 || left < timeout)
 			timeout = (int)left;
@@ -453,6 +457,9 @@ local_tick(struct spawner *sp, time_t now)
 				worker_close(w);
 				continue;
 			}
+			/* idle between two batches: not idle yet */
+			if (now - w->idle_since < SPAWNER_IDLE_GRACE)
+				continue;
 			idle++;
 			if (oldest == NULL ||
 			    w->idle_since < oldest->idle_since)

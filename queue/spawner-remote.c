@@ -93,7 +93,7 @@ remote_request(struct spawner *sp)
 	spawner_args_conf(sp, args, &n);
 	args[n++] = sp->m.domain;
 	args[n] = NULL;
-	if ((fd = spawner_open_msg(sp, sp->m.id)) < 0 ||
+	if ((fd = spawner_msg_open(sp, sp->m.id)) < 0 ||
 	    (efd = env_file(&sp->env)) < 0 ||
 	    remote_spawn(sp, j, fd, efd, args) < 0) {
 		log_err("job %s: %s", sp->m.job, strerror(errno));

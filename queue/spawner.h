@@ -23,6 +23,10 @@
 #define SPAWNER_JOB_SECONDS 7200	/* a job running longer is killed */
 #define SPAWNER_WORKER_IDLE 10		/* seconds an idle worker is kept */
 #define SPAWNER_IDLE_KEEP 4		/* idle workers kept at most */
+#define SPAWNER_IDLE_GRACE 2		/* seconds a worker must have been idle
+					 * to count against SPAWNER_IDLE_KEEP:
+					 * one idle between two batches of a
+					 * busy queue is not closed */
 #define SPAWNER_WORKER_JOBS 10000	/* jobs a worker gets in its life */
 
 enum job_kind { JOB_LOCAL = 'L', JOB_REMOTE = 'M' };
@@ -107,6 +111,11 @@ void spawner_job_free(struct spawner *sp, struct job *j);
 /* Open queue/msg/<id> for a child: a plain file of the queue user with one
  * link, never through a symlink.  -1 with errno. */
 int spawner_open_msg(struct spawner *sp, const char *id);
+
+/* spawner-msg.c: open the message of queue entry id for a child: env/<id>
+ * positioned after its envelope (V2), or msg/<id> (V1), with the checks of
+ * spawner_open_msg.  -1 with errno (EINVAL: a malformed first line). */
+int spawner_msg_open(struct spawner *sp, const char *id);
 
 /* Copy up to max bytes of s into out, stopping at CR or LF, with control
  * and 8-bit bytes made '?': what queued gets is one clean line. */

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -95,6 +97,40 @@ remote_read_env(struct remote *rm)
 	str_free(&err);
 }
 
+/* The message starts at fd 0's offset: the spawner hands a queue file
+ * positioned after its envelope (docs/QUEUE.md).  Everything here reads
+ * the message from offset 0 and takes its size from fstat, so such a
+ * message is copied once into a memory file that becomes fd 0 (remote
+ * then holds no descriptor of the envelope). */
+static void
+remote_msg_at_zero(void)
+{
+	off_t off = lseek(0, 0, SEEK_CUR), left;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (off <= 0)
+		return;
+	if (fstat(0, &st) < 0 || !S_ISREG(st.st_mode) || off > st.st_size)
+		die(EX_NOINPUT, "standard input is not the message file");
+	if ((fd = memfd_create("zest-msg", MFD_CLOEXEC)) < 0)
+		die(EX_TEMPFAIL, "memfd_create: %s", strerror(errno));
+	for (left = st.st_size - off; left > 0; left -= n) {
+		n = sendfile(fd, 0, NULL, (size_t)left);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0)
+			die(EX_TEMPFAIL, "copying the message: %s",
+			    n < 0 ? strerror(errno) : "cut short");
+	}
+	if (dup2(fd, 0) < 0)
+		die(EX_TEMPFAIL, "dup2: %s", strerror(errno));
+	close(fd);
+}
+
 /* The message on fd 0 and the recipients from the envelope. */
 static void
 remote_setup_msg(struct remote *rm)
@@ -105,6 +141,7 @@ remote_setup_msg(struct remote *rm)
 	struct stat st;
 	size_t i;
 
+	remote_msg_at_zero();
 	if (fstat(0, &st) < 0 || !S_ISREG(st.st_mode))
 		die(EX_NOINPUT, "standard input is not the message file");
 	m->fd = 0;

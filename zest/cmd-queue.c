@@ -124,35 +124,73 @@ queue_state_name(const struct queue_rcpt *r)
 	}
 }
 
+/* Read message id's envelope into e: exp/<id> (the aliases resolved) when
+ * there is one, else env/<id>; and the message's size: the rest of a V2
+ * env/ file, or msg/<id> (V1), -1 when unknown.  0, or -1 with a reason in
+ * err or errno. */
+static int
+queue_env(const char *qdir, const char *id, struct qenv *e,
+    long long *size_r, struct str *err)
+{
+	struct str p = STR_INIT, text = STR_INIT, exp = STR_INIT;
+	unsigned long long off = 0;
+	struct stat st;
+	int fd, v = -1, r = -1;
+
+	*size_r = -1;
+	str_appendf(&p, "%s/env/%s", qdir, id);
+	if ((fd = open(str_cstr(&p), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    (v = qenv_file_read(fd, QUEUE_FILE_MAX, &text, &off)) < 0)
+		goto out;
+	if (v == 2 && fstat(fd, &st) == 0)
+		*size_r = (long long)st.st_size - (long long)off;
+	str_clear(&p);
+	str_appendf(&p, "%s/exp/%s", qdir, id);
+	if (fs_read_file(str_cstr(&p), QUEUE_FILE_MAX, &exp) < 0 &&
+	    errno != ENOENT)
+		goto out;
+	/* exp/<id>, when there is one, is the envelope to go by */
+	if (qenv_parse(e, exp.len > 0 ? exp.s : str_cstr(&text), exp.len > 0 ?
+	    exp.len : text.len, QENV_STORED, 0, err) < 0)
+		goto out;
+	str_clear(&p);
+	str_appendf(&p, "%s/msg/%s", qdir, id);
+	if (v == 1 && stat(str_cstr(&p), &st) == 0)
+		*size_r = (long long)st.st_size;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	str_free(&p);
+	str_free(&text);
+	str_free(&exp);
+	return r;
+}
+
 /* Print one message; returns 0, or -1 when it could not be read. */
 static int
 queue_show(const char *qdir, const char *id)
 {
-	struct str p = STR_INIT, text = STR_INIT, err = STR_INIT;
+	struct str err = STR_INIT;
 	struct queue_rcpt *r = NULL;
 	struct qenv e;
-	struct stat st;
+	long long size;
 	char date[32];
 	struct tm tm;
 	time_t t;
 	size_t i;
 
 	qenv_init(&e, QENV_STORED, 0);
-	str_appendf(&p, "%s/env/%s", qdir, id);
-	if (fs_read_file(str_cstr(&p), QUEUE_FILE_MAX, &text) < 0 ||
-	    qenv_parse(&e, text.s, text.len, QENV_STORED, 0, &err) < 0) {
+	if (queue_env(qdir, id, &e, &size, &err) < 0) {
 		printf("%s (unreadable: %s)\n", id, err.len ? err.s :
 		    strerror(errno));
 		goto out;
 	}
-	str_clear(&p);
-	str_appendf(&p, "%s/msg/%s", qdir, id);
 	t = (time_t)e.arrival;
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		date[0] = '\0';
-	printf("%s %lld %s <%s>%s\n", id, stat(p.s, &st) == 0 ?
-	    (long long)st.st_size : -1LL, date, e.sender, e.expanded ?
+	printf("%s %lld %s <%s>%s\n", id, size, date, e.sender, e.expanded ?
 	    " (aliases resolved)" : "");
 	if ((r = calloc(e.nrcpt, sizeof *r)) == NULL)
 		goto out;
@@ -169,8 +207,6 @@ queue_show(const char *qdir, const char *id)
 out:
 	free(r);
 	qenv_free(&e);
-	str_free(&p);
-	str_free(&text);
 	str_free(&err);
 	return 0;
 }

@@ -50,6 +50,18 @@ def field(report, name):
     return re.findall(r"^%s: (.*?)\r?$" % re.escape(name), report, re.M)
 
 
+def queue_file(inst, qid):
+    """The envelope text and the message of the V2 queue file env/<qid>:
+    its first line "V2 <n>" says the message starts at byte n."""
+    data = open(inst.queue_dir("env", qid), "rb").read()
+    first = data[:data.index(b"\n")].split()
+    check(first[0] == b"V2" and len(first) == 2, "V2 file: %r" % data[:40])
+    n = int(first[1])
+    env = data[:n].decode()
+    check(env.endswith("\n") and "\nR" in env, "envelope: %r" % env)
+    return env, data[n:]
+
+
 def inject_ok(inst, sender, rcpts, msg, extra=""):
     rc, out, err = inst.inject(sender, rcpts, msg, extra)
     check(rc == 0 and out.startswith("ok "), "inject: %d %r %s" %
@@ -139,10 +151,10 @@ try:
     qid = inject_ok(inst, "bob@localhost", ["alice@localhost",
                     "bob@localhost", "Carol@LOCALHOST"], m1)
     check(inst.queue_ids() == [qid], "queue ids %s" % inst.queue_ids())
-    check(os.listdir(inst.queue_dir("msg")) == [qid], "one message file")
-    check(open(inst.queue_dir("msg", qid), "rb").read() == m1,
-          "the queued message is the input, byte for byte")
-    env = open(inst.queue_dir("env", qid)).read()
+    check(os.listdir(inst.queue_dir("env")) == [qid] and
+          not os.path.exists(inst.queue_dir("msg", qid)), "one queue file")
+    env, msg = queue_file(inst, qid)
+    check(msg == m1, "the queued message is the input, byte for byte")
     check(env.count("\nR") == 3 and "\nA0\n" in env and "\nI%s\n" % qid
           in env, "envelope: %r" % env)
     q = inst.zest("queue").stdout

@@ -33,6 +33,21 @@ def scan_mail(inst, seen, got):
             got[(tok, u)] = got.get((tok, u), 0) + 1
 
 
+def envelope(inst, qid):
+    """The envelope queued goes by: exp/<qid> (aliases resolved) when there
+    is one, else the head of the queue file env/<qid> (V2: its first line
+    says how long it is; V1: all of it)."""
+    try:
+        return open(inst.queue_dir("exp", qid)).read()
+    except FileNotFoundError:
+        pass
+    data = open(inst.queue_dir("env", qid), "rb").read()
+    first = data[:data.find(b"\n")].split()
+    if first[:1] == [b"V2"]:
+        data = data[:int(first[1])]
+    return data.decode()
+
+
 def unrecorded(inst, ids, got):
     """After a kill: the (token, user) deliveries that are in the Maildir
     but have no D line in the queue -- in flight when it was killed."""
@@ -40,7 +55,7 @@ def unrecorded(inst, ids, got):
     for qid in os.listdir(inst.queue_dir("env")):
         tok = ids.get(qid)
         try:
-            env = open(inst.queue_dir("env", qid)).read().splitlines()
+            env = envelope(inst, qid).splitlines()
             state = open(inst.queue_dir("state", qid)).read().splitlines()
         except FileNotFoundError:
             state = []
@@ -132,7 +147,7 @@ try:
     check(total <= kills_in_flight and total <= KILLS * CONCURRENCY,
           "%d duplicates from %d deliveries in flight" % (total,
                                                          kills_in_flight))
-    for sub in ("env", "msg", "state", "tmp", "bounce"):
+    for sub in ("env", "msg", "state", "tmp", "bounce", "exp"):
         check(not os.listdir(inst.queue_dir(sub)), "queue/%s not empty: %s"
               % (sub, os.listdir(inst.queue_dir(sub))[:5]))
     check("queue is empty" in inst.zest("queue").stdout, "zest queue")

@@ -2,9 +2,11 @@
 """Local delivery through long-lived workers (deliver -S, one per user,
 started by the spawner):
 
-1. 500 messages queued at once to one user and 150 to three users at once
+1. 500 messages queued at once to one user and 150 to six users at once
    are delivered exactly once each, by one worker per user (the pids in the
-   log), in batches of more than one message;
+   log), in batches of more than one message: a worker without a job
+   between two batches is not closed and started again (with more than
+   four such workers at once, they once were, over and over);
 2. a job that fails (a message over message_size_limit; a user whose
    Maildir is unwritable) fails alone with its own status while the rest of
    its batch is delivered;
@@ -24,6 +26,7 @@ from zesttest import *  # noqa
 
 N_ONE = 200 if ASAN else 500
 N_MULTI = 150
+MULTI = ["m%d" % i for i in range(6)]     # more than four idle at once
 KILLS = 20
 SENDER = "carol@localhost"
 
@@ -148,8 +151,8 @@ def msg_fd(inst, data):
 
 inst = Instance()
 try:
-    for u in ("solo", "m0", "m1", "m2", "carol", "big", "ro", "k0", "k1",
-              "wk"):
+    for u in ("solo", "m0", "m1", "m2", "m3", "m4", "m5", "carol", "big",
+              "ro", "k0", "k1", "wk"):
         inst.useradd(u)
 
     # --- 0. the worker's own protocol (deliver(8) -S), driven by hand ---
@@ -245,7 +248,7 @@ try:
     rnd = random.Random(47)
     want_multi = {}
     for i in range(N_MULTI):
-        us = rnd.sample(["m0", "m1", "m2"], rnd.randint(1, 3))
+        us = rnd.sample(MULTI, rnd.randint(1, len(MULTI)))
         inject_to(inst, "multi%d" % i, us)
         want_multi["multi%d" % i] = set(us)
     t0 = time.time()
@@ -263,7 +266,7 @@ try:
     pids = delivered_pids(log, "solo")
     check(1 <= len(pids) <= 2, "solo: %d deliver processes: %s" %
           (len(pids), sorted(pids)[:10]))
-    for u in ("m0", "m1", "m2"):
+    for u in MULTI:
         got = tokens(inst, u)
         exp = sorted(t for t, us in want_multi.items() if u in us)
         check(sorted(got) == exp and all(c == 1 for c in got.values()),
@@ -271,6 +274,8 @@ try:
         index_agrees(inst, u)
         check(1 <= len(delivered_pids(log, u)) <= 2, "%s: processes %s" %
               (u, delivered_pids(log, u)))
+        starts = len(re.findall(r"started deliver worker for %s " % u, log))
+        check(1 <= starts <= 2, "%s: %d workers started" % (u, starts))
     b = batches(log)
     biggest = max(x[1] for x in b)
     check(biggest > 1, "no batch of more than one job")

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qenv.h"
 #include "str.h"
@@ -459,6 +460,156 @@ test_req(void **state)
 	str_free(&out);
 }
 
+/* A V2 queue file: the first line names the envelope's length, its own
+ * digits included, and the text parses back (only as a stored envelope). */
+static void
+test_file(void **state)
+{
+	static const char *const in[] = {
+		/* 27 bytes after V1: "V2 33" */
+		"V1\nI5f.1a.2b\nT100\nA0\nF\nRx@y\t\t\n",
+		/* 94 bytes after V1: 100 with two digits, so three: 101 */
+		"V1\nI5f.1a.2b\nT100\nA0\nFa@bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+		"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\nRx@y\t\t\n",
+	};
+	static const unsigned long long want[] = { 33, 101 };
+	struct str err = STR_INIT, out = STR_INIT, v2 = STR_INIT;
+	unsigned long long off;
+	struct qenv e, e2;
+	size_t i;
+
+	for (i = 0; i < sizeof in / sizeof in[0]; i++) {
+		assert_int_equal(qenv_parse(&e, in[i], strlen(in[i]),
+		    QENV_STORED, 0, &err), 0);
+		assert_int_equal(e.version, 1);
+		str_clear(&v2);
+		assert_int_equal(qenv_format_file(&e, &v2), 0);
+		assert_int_equal(qenv_file_head(v2.s, v2.len, &off), 2);
+		assert_int_equal(off, v2.len);
+		assert_int_equal(off, want[i]);
+		str_clear(&out);
+		str_appendf(&out, "V2 %zu\n%s", v2.len, in[i] + 3);
+		assert_string_equal(v2.s, out.s);
+		assert_int_equal(qenv_parse(&e2, v2.s, v2.len, QENV_STORED, 0,
+		    &err), 0);
+		assert_int_equal(e2.version, 2);
+		assert_int_equal(e2.msg_offset, v2.len);
+		str_clear(&out);
+		assert_int_equal(qenv_format(&e2, &out), 0);
+		assert_string_equal(out.s, in[i]);	/* the text form: V1 */
+		qenv_free(&e2);
+		/* a length that is not the text's, and V2 outside the queue */
+		str_clear(&out);
+		str_appendf(&out, "V2 %zu\n%s", v2.len + 1, in[i] + 3);
+		assert_int_equal(qenv_parse(&e2, out.s, out.len, QENV_STORED,
+		    0, &err), -1);
+		qenv_free(&e2);
+		assert_int_equal(qenv_parse(&e2, v2.s, v2.len, 0, 0, &err),
+		    -1);
+		qenv_free(&e2);
+		assert_int_equal(qenv_parse(&e2, v2.s, v2.len, QENV_INPUT, 0,
+		    &err), -1);
+		qenv_free(&e2);
+		qenv_free(&e);
+	}
+	str_free(&err);
+	str_free(&out);
+	str_free(&v2);
+}
+
+/* The first line of an env/ file, table-driven. */
+static void
+test_file_head(void **state)
+{
+	static const struct {
+		const char *in;
+		int v;
+		unsigned long long off;
+	} cases[] = {
+		{ "V1\nI", 1, 0 },
+		{ "V2 40\nI", 2, 40 },
+		{ "V2 5\n", 2, 5 },		/* just after its own line */
+		{ "V2 67108864\n", 2, 67108864 },
+		{ "V2 4\n", -1, 0 },		/* inside its own line */
+		{ "V2 67108865\n", -1, 0 },	/* past QENV_FILE_ENV_MAX */
+		{ "V2 040\n", -1, 0 },
+		{ "V2 \n", -1, 0 },
+		{ "V2 4x\n", -1, 0 },
+		{ "V2 1234567890123\n", -1, 0 },
+		{ "V2  40\n", -1, 0 },
+		{ "V240\n", -1, 0 },
+		{ "V3\n", -1, 0 },
+		{ "V1", -1, 0 },		/* no LF */
+		{ "V2 40", -1, 0 },
+		{ "", -1, 0 },
+		{ "V1 \n", -1, 0 },
+	};
+	unsigned long long off;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		off = 99;
+		if (qenv_file_head(cases[i].in, strlen(cases[i].in), &off) !=
+		    cases[i].v)
+			fail_msg("case %zu: %s", i, cases[i].in);
+		if (cases[i].v > 0)
+			assert_int_equal(off, cases[i].off);
+	}
+}
+
+/* Reading the envelope of a file: V2 stops at its length, V1 takes the
+ * whole file, a V2 file cut short or a file past max fails. */
+static void
+test_file_read(void **state)
+{
+	static const char v1[] = "V1\nI5f.1a.2b\nT100\nA0\nF\nRx@y\t\t\n";
+	struct str text = STR_INIT, v2 = STR_INIT, err = STR_INIT;
+	unsigned long long off;
+	struct qenv e;
+	char path[] = "/tmp/test-qenv-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(qenv_parse(&e, v1, strlen(v1), QENV_STORED, 0, &err),
+	    0);
+	assert_int_equal(qenv_format_file(&e, &v2), 0);
+	qenv_free(&e);
+	assert_int_equal(write(fd, v2.s, v2.len), (ssize_t)v2.len);
+	assert_int_equal(write(fd, "Subject: x\r\n\r\nbody\r\n", 20), 20);
+	assert_int_equal(qenv_file_read(fd, 4096, &text, &off), 2);
+	assert_int_equal(off, v2.len);
+	assert_int_equal(text.len, v2.len);
+	assert_memory_equal(text.s, v2.s, v2.len);
+	assert_int_equal(qenv_parse(&e, text.s, text.len, QENV_STORED, 0,
+	    &err), 0);
+	qenv_free(&e);
+	str_clear(&text);
+	assert_int_equal(qenv_file_read(fd, v2.len - 1, &text, &off), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_int_equal(text.len, 0);
+	assert_int_equal(ftruncate(fd, (off_t)v2.len - 1), 0);
+	assert_int_equal(qenv_file_read(fd, 4096, &text, &off), -1);
+	assert_int_equal(errno, EINVAL);
+	/* V1: the whole file */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(pwrite(fd, v1, strlen(v1), 0), (ssize_t)strlen(v1));
+	assert_int_equal(qenv_file_read(fd, 4096, &text, &off), 1);
+	assert_int_equal(off, 0);
+	assert_string_equal(text.s, v1);
+	str_clear(&text);
+	assert_int_equal(qenv_file_read(fd, 10, &text, &off), -1);
+	assert_int_equal(errno, EFBIG);
+	/* no first line */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(qenv_file_read(fd, 4096, &text, &off), -1);
+	assert_int_equal(errno, EINVAL);
+	close(fd);
+	str_free(&text);
+	str_free(&v2);
+	str_free(&err);
+}
+
 int
 main(void)
 {
@@ -472,6 +623,9 @@ main(void)
 		cmocka_unit_test(test_xtext),
 		cmocka_unit_test(test_id),
 		cmocka_unit_test(test_req),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_file_head),
+		cmocka_unit_test(test_file_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
