@@ -27,7 +27,7 @@
 #include "log.h"
 #include "maildir.h"
 
-#define SERVER_BATCH 64		/* jobs committed together at most */
+#define SERVER_BATCH 256		/* jobs committed together at most */
 #define SERVER_REQ_MAX 2048	/* a job's text */
 #define SERVER_FDS_MAX 4	/* descriptors a datagram may carry (1 valid) */
 #define SERVER_BOXES_KEEP 8	/* mailboxes kept open between batches */

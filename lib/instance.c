@@ -36,7 +36,7 @@ const struct conf_key instance_keys[] = {
 	{ "max_recipients", CONF_UINT, "1000", 1, 100000 },
 	{ "queue_lifetime", CONF_DURATION, "5d", 60, 365ULL * 86400 },
 	{ "lock_timeout", CONF_DURATION, "30s", 1, 3600 },
-	{ "local_concurrency", CONF_UINT, "64", 1, 1000 },
+	{ "local_concurrency", CONF_UINT, "256", 1, 1000 },
 	{ "remote_concurrency", CONF_UINT, "20", 1, 1000 },
 	{ "remote_destination_concurrency", CONF_UINT, "10", 1, 1000 },
 	{ "queue_retry_min", CONF_DURATION, "1m", 1, 86400 },

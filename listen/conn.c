@@ -198,6 +198,13 @@ conn_accept1(struct listen *l)
 	if (getsockname(c, (struct sockaddr *)&lss, &llen) < 0)
 		memset(&lss, 0, sizeof lss);
 	conn_addr(&lss, a.lip, &a.lport);
+	/* Workers that finished a session since the poll (their "done" is
+	 * still in their control socket) do not count against the limits:
+	 * a client that reconnects at once after QUIT would otherwise be
+	 * refused while listen is behind. */
+	if (l->maxuse > 0 && (l->nbusy >= l->maxconn || (l->maxip > 0 &&
+	    conn_count_ip(l, a.rip) >= l->maxip)))
+		pool_drain(l);
 	if (l->nbusy >= l->maxconn)
 		conn_refuse(l, c, a.rip, "too many connections");
 	else if (l->maxip > 0 && conn_count_ip(l, a.rip) >= l->maxip)

@@ -124,6 +124,11 @@ void pool_hand(struct listen *l, int c, const struct listen_addrs *a);
 /* Read what the worker in slot k said on its control socket. */
 void pool_event(struct listen *l, struct listen_child *k);
 
+/* Read what every worker has said by now (their "done" may not have been
+ * seen yet): before a connection is refused for a limit, the counts are
+ * brought up to date. */
+void pool_drain(struct listen *l);
+
 /* The worker in slot k has exited with status st: free its slot. */
 void pool_reaped(struct listen *l, struct listen_child *k, int st);
 

@@ -473,6 +473,16 @@ pool_event(struct listen *l, struct listen_child *k)
 }
 
 void
+pool_drain(struct listen *l)
+{
+	unsigned i;
+
+	for (i = 0; i < l->maxconn; i++)
+		if (l->kids[i].pid != 0 && l->kids[i].ctl >= 0)
+			pool_event(l, &l->kids[i]);
+}
+
+void
 pool_reaped(struct listen *l, struct listen_child *k, int st)
 {
 	int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;

@@ -89,6 +89,8 @@ smtpd_cmd_quit(struct smtpd *s, const struct smtp_cmd *cmd)
 		return smtpd_reply(s, 501, "5.5.4", "Syntax: QUIT");
 	smtpd_tx_reset(s);
 	s->quit = 1;
+	if (s->on_quit != NULL)
+		s->on_quit(s->on_quit_arg);
 	return smtpd_reply(s, 221, "2.0.0", "%s closing connection",
 	    s->inst->hostname);
 }

@@ -52,6 +52,8 @@ struct main_worker {
 	struct tls_ctx *ctx;
 	int ctl;			/* the control socket */
 	struct main_stamp conf, cert, key;
+	int retire;			/* this session is the last */
+	int said;			/* done was said for this session */
 };
 
 static int main_receive(int ctl, int flags, int *fd_r, char *ip,
@@ -379,6 +381,28 @@ main_refresh(struct main_worker *w)
 	return retire;
 }
 
+/* Tell listen this session is done ('q': and retire me), once.  Returns
+ * -1 when listen is gone. */
+static int
+main_done(struct main_worker *w)
+{
+	if (w->said)
+		return 0;
+	w->said = 1;
+	return send(w->ctl, w->retire ? "q" : "d", 1, MSG_NOSIGNAL) == 1 ?
+	    0 : -1;
+}
+
+/* At QUIT, before the 221: the client may connect again as soon as it
+ * reads the 221, and listen must not count this session against the
+ * limits any more by then (smtpd_max_per_ip would refuse a client that
+ * keeps exactly that many sessions). */
+static void
+main_on_quit(void *arg)
+{
+	(void)main_done(arg);
+}
+
 /* Serve one connection: a fresh session (its own id, HELO, transaction,
  * counters, limits, tables and TLS state) on fd. */
 static void
@@ -387,6 +411,8 @@ main_session(struct main_worker *w, struct smtpd *s, struct io *io, int fd,
 {
 	io_init(io, fd, fd);
 	smtpd_init(s, w->inst, io, fd, fd, ip, w->ctx);
+	s->on_quit = main_on_quit;
+	s->on_quit_arg = w;
 	(void)smtpd_run(s);
 	smtpd_free(s);
 	log_set_session(NULL);
@@ -401,7 +427,7 @@ main_worker(struct main_worker *w)
 	struct smtpd *s;
 	struct io *io;
 	char ip[64];
-	int fd, r, retire;
+	int fd, r;
 
 	if ((s = calloc(1, sizeof *s)) == NULL ||
 	    (io = calloc(1, sizeof *io)) == NULL)
@@ -410,11 +436,11 @@ main_worker(struct main_worker *w)
 		r = 0;	/* listen is gone already */
 	else
 		while ((r = main_receive(w->ctl, 0, &fd, ip, sizeof ip)) > 0) {
-			retire = main_refresh(w);
+			w->retire = main_refresh(w);
+			w->said = 0;
 			main_session(w, s, io, fd, ip);
 			close(fd);
-			if (send(w->ctl, retire ? "q" : "d", 1,
-			    MSG_NOSIGNAL) != 1)
+			if (main_done(w) < 0)
 				break;	/* listen stopped: end */
 		}
 	free(s);

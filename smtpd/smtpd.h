@@ -88,6 +88,9 @@ struct smtpd {
 	unsigned errors;		/* 4xx/5xx replies so far */
 	unsigned nmsg;			/* messages queued */
 	int quit;			/* close after the reply */
+	void (*on_quit)(void *);	/* at QUIT, before the 221 (a pool
+					   worker tells listen it is done) */
+	void *on_quit_arg;
 	int local;			/* -L: a local user's session on
 					   stdin/stdout (sendmail -bs): may
 					   relay, as sendmail itself may */

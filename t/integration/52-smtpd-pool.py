@@ -496,6 +496,39 @@ def test_limits(inst):
     print("ok limits with the pool")
 
 
+def test_reconnect_at_limit(inst):
+    """Clients that hold exactly smtpd_max_per_ip sessions and connect again
+    as soon as they read the 221 are never refused: the worker tells listen
+    it is done before it writes the 221 (no retries here)."""
+    import threading
+    errors = []
+
+    def client(k):
+        try:
+            for i in range(150):
+                c = Conn()
+                g = c.reply()
+                if not g.startswith("220 "):
+                    errors.append("client %d session %d: greeting %r" %
+                                  (k, i, g))
+                    c.close()
+                    return
+                r = c.cmd("QUIT")
+                if not r.startswith("221"):
+                    errors.append("client %d: QUIT %r" % (k, r))
+                c.close()       # at once, as smtp-source does
+        except Exception as e:  # reported below
+            errors.append("client %d: %r" % (k, e))
+
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check(not errors, "refused at the per-IP limit: %s" % errors[:3])
+    print("ok reconnecting at the per-IP limit: 300 sessions, no refusal")
+
+
 def test_sigkill(inst):
     """A worker killed mid-session: listen frees its counts and goes on."""
     c = greet("127.0.0.5")
@@ -689,6 +722,7 @@ def main():
         test_many(inst)
         test_max_use(inst)
         test_limits(inst)
+        test_reconnect_at_limit(inst)
         test_sigkill(inst)
         test_reset(inst)
         test_memory(inst)
