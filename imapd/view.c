@@ -183,6 +183,35 @@ view_tomb_since(const struct tomb *t, void *arg)
 	return 0;
 }
 
+/* Building the UID array: the records in order, merged with the UIDs
+ * expunged since the view's state (t, ascending), which stay in the view
+ * until reported. */
+struct view_build {
+	struct imapd *s;
+	const struct mailbox_uids *t;
+	size_t k;		/* next in t */
+};
+
+/* One record: 0 to go on, 1 past the view's UIDNEXT, -1 error. */
+static int
+view_build_one(void *arg, uint32_t uid, uint32_t flags)
+{
+	struct view_build *b = arg;
+	struct imapd *s = b->s;
+	const struct mailbox_uids *t = b->t;
+
+	if (uid >= s->seen.uidnext)
+		return 1;
+	while (b->k < t->n && t->v[b->k] < uid)
+		if (view_add(s, t->v[b->k++]) < 0)
+			return -1;
+	if (b->k < t->n && t->v[b->k] == uid) {
+		b->k++;
+		return view_add(s, uid);
+	}
+	return (flags & REC_EXPUNGED) ? 0 : view_add(s, uid);
+}
+
 int
 view_ready(struct imapd *s)
 {
@@ -191,9 +220,10 @@ view_ready(struct imapd *s)
 	struct index_record r;
 	struct str path = STR_INIT;
 	void *arg[2] = { s, &t };
+	struct view_build b = { s, &t, 0 };
 	uint32_t i;
 	size_t k = 0;
-	int rc = -1;
+	int rc = -1, r1;
 
 	if (!s->lazy)
 		return 0;
@@ -224,22 +254,22 @@ view_ready(struct imapd *s)
 		k = 0;
 	}
 	s->n = 0;
-	for (i = 0; i < h->count; i++) {
-		if (mailbox_record(s->mb, i, &r) < 0)
-			goto out;
-		if (r.uid >= s->seen.uidnext)
-			break;
-		while (k < t.n && t.v[k] < r.uid)
-			if (view_add(s, t.v[k++]) < 0)
+	b.k = 0;
+	r1 = mailbox_scan_uids(s->mb, view_build_one, &b);
+	if (r1 < 0 && errno == EBADMSG) {
+		/* not in UID order: read and check each record (a record
+		 * that stays bad fails the command) */
+		s->n = 0;
+		b.k = 0;
+		for (i = 0, r1 = 0; i < h->count && r1 == 0; i++) {
+			if (mailbox_record(s->mb, i, &r) < 0)
 				goto out;
-		if (k < t.n && t.v[k] == r.uid) {
-			k++;
-			if (view_add(s, r.uid) < 0)
-				goto out;
-		} else if (!(r.flags & REC_EXPUNGED) && view_add(s, r.uid) < 0)
-			goto out;
+			r1 = view_build_one(&b, r.uid, r.flags);
+		}
 	}
-	for (; k < t.n; k++)
+	if (r1 < 0)
+		goto out;
+	for (k = b.k; k < t.n; k++)
 		if ((s->n == 0 || t.v[k] > s->uids[s->n - 1]) &&
 		    view_add(s, t.v[k]) < 0)
 			goto out;

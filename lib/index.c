@@ -235,6 +235,37 @@ index_get(struct index *ix, uint32_t seq, struct index_record *r_r)
 }
 
 int
+index_scan(struct index *ix, uint32_t n,
+    int (*fn)(void *, uint32_t, uint32_t), void *arg)
+{
+	const unsigned char *p;
+	uint32_t i, uid, prev = 0;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if (n > INDEX_MAX_COUNT) {
+		errno = ERANGE;
+		return -1;
+	}
+	if (fmap_ensure(&ix->map, ix->fd, INDEX_HDR_SIZE + (size_t)n *
+	    INDEX_REC_SIZE, ERANGE) < 0)
+		return -1;
+	p = ix->map.p + INDEX_HDR_SIZE;
+	for (i = 0; i < n; i++, p += INDEX_REC_SIZE) {
+		uid = le32_get(p);
+		if (uid <= prev) {
+			errno = EBADMSG;	/* damaged: not in UID order */
+			return -1;
+		}
+		prev = uid;
+		if ((r = fn(arg, uid, le32_get(p + 4))) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
 index_put(struct index *ix, uint32_t seq, const struct index_record *r)
 {
 	unsigned char b[INDEX_REC_SIZE];

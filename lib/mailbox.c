@@ -344,6 +344,13 @@ mailbox_record(struct mailbox *mb, uint32_t seq, struct index_record *r_r)
 }
 
 int
+mailbox_scan_uids(struct mailbox *mb, int (*fn)(void *, uint32_t, uint32_t),
+    void *arg)
+{
+	return index_scan(mb->ix, mb->hdr.count, fn, arg);
+}
+
+int
 mailbox_cached(struct mailbox *mb, const struct index_record *r,
     const unsigned char **payload_r, size_t *len_r)
 {

@@ -77,6 +77,12 @@ const struct mbmeta *mailbox_meta(const struct mailbox *mb);
 /* Record number seq (0 <= seq < header count). */
 int mailbox_record(struct mailbox *mb, uint32_t seq, struct index_record *r_r);
 
+/* index_scan over the records counted in the header as last read: fn(arg,
+ * uid, flags) for each, in UID order, unchecked (see lib/index.h); -1
+ * with EBADMSG means: read them one by one with mailbox_record. */
+int mailbox_scan_uids(struct mailbox *mb,
+    int (*fn)(void *, uint32_t, uint32_t), void *arg);
+
 /* The message's current file name relative to the Maildir ("new/..." or
  * "cur/..."), into name_r (cleared first). */
 int mailbox_file_name(struct mailbox *mb, const struct index_record *r,

@@ -158,6 +158,87 @@ test_put_many(void **state)
 	free(recs);
 }
 
+/* What index_scan hands fn: uid and flags of each record seen. */
+struct scan_seen {
+	uint32_t uids[16], flags[16];
+	size_t n;
+	uint32_t stop_at;	/* return 1 at this UID (0: never) */
+};
+
+static int
+scan_fn(void *arg, uint32_t uid, uint32_t flags)
+{
+	struct scan_seen *sc = arg;
+
+	if (sc->stop_at != 0 && uid == sc->stop_at)
+		return 1;
+	assert_true(sc->n < 16);
+	sc->uids[sc->n] = uid;
+	sc->flags[sc->n++] = flags;
+	return 0;
+}
+
+static void
+test_scan(void **state)
+{
+	char path[] = "/tmp/zest-test-index.XXXXXX";
+	struct index_header h = sample_header();
+	struct index_record recs[5];
+	struct scan_seen sc;
+	struct index *ix = NULL;
+	uint32_t i;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	for (i = 0; i < 5; i++) {
+		recs[i] = sample_record(10 + 3 * i);
+		recs[i].flags = (i == 2) ? REC_EXPUNGED : MAIL_SEEN;
+	}
+	h.count = 5;
+	assert_int_equal(index_create(path, &h, recs, 5), 0);
+	assert_int_equal(index_open(path, 1, &ix), 0);
+	/* every record, in order, with its flags */
+	memset(&sc, 0, sizeof(sc));
+	assert_int_equal(index_scan(ix, 5, scan_fn, &sc), 0);
+	assert_int_equal(sc.n, 5);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(sc.uids[i], 10 + 3 * i);
+		assert_int_equal(sc.flags[i], recs[i].flags);
+	}
+	/* fn's stop is returned at once */
+	memset(&sc, 0, sizeof(sc));
+	sc.stop_at = 16;
+	assert_int_equal(index_scan(ix, 5, scan_fn, &sc), 1);
+	assert_int_equal(sc.n, 2);
+	/* fewer than the file holds; none */
+	memset(&sc, 0, sizeof(sc));
+	assert_int_equal(index_scan(ix, 3, scan_fn, &sc), 0);
+	assert_int_equal(sc.n, 3);
+	assert_int_equal(index_scan(ix, 0, scan_fn, &sc), 0);
+	/* more than the file holds */
+	errno = 0;
+	assert_int_equal(index_scan(ix, 6, scan_fn, &sc), -1);
+	assert_int_equal(errno, ERANGE);
+	/* a UID out of order (damage) is EBADMSG, not handed on */
+	recs[3].uid = 13;
+	assert_int_equal(index_put(ix, 3, &recs[3]), 0);
+	memset(&sc, 0, sizeof(sc));
+	errno = 0;
+	assert_int_equal(index_scan(ix, 5, scan_fn, &sc), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(sc.n, 3);
+	/* so is a zero UID */
+	recs[3].uid = 0;
+	assert_int_equal(index_put(ix, 3, &recs[3]), 0);
+	memset(&sc, 0, sizeof(sc));
+	assert_int_equal(index_scan(ix, 5, scan_fn, &sc), -1);
+	assert_int_equal(errno, EBADMSG);
+	index_close(&ix);
+	unlink(path);
+}
+
 static void
 test_corruption_detected(void **state)
 {
@@ -279,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_record_roundtrip),
 		cmocka_unit_test(test_crc_is_zlib),
 		cmocka_unit_test(test_put_many),
+		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_corruption_detected),
 		cmocka_unit_test(test_version_checked),
 		cmocka_unit_test(test_file_commit_point),
