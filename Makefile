@@ -20,7 +20,7 @@ Q :=
 endif
 CC    ?= cc
 
-PKGS      := libcdb zlib libcrypto libssl libsasl2
+PKGS      := libcdb zlib libdeflate libcrypto libssl libsasl2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -lresolv
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)

@@ -4,7 +4,7 @@
 # `make check`; does nothing when everything is present or when not root.
 set -e
 PKGS="build-essential pkg-config clang libssl-dev libsasl2-dev libcdb-dev tinycdb
-libcmocka-dev zlib1g-dev libcrypt-dev python3 mutt openssl procps util-linux
+libcmocka-dev zlib1g-dev libdeflate-dev libcrypt-dev python3 mutt openssl procps util-linux
 dovecot-core passwd time dnsmasq-base swaks libnet-ssleay-perl
 libio-socket-ssl-perl postfix libsasl2-modules isync curl dovecot-imapd
 dovecot-pop3d"
