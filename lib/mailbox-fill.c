@@ -6,9 +6,9 @@
  * zest.cache, a record and a header write and a remap of the cache; here a
  * batch of up to FILL_BATCH messages is parsed without the lock, on up to
  * FILL_THREADS_MAX threads (the parse is most of the work, and the parser
- * keeps no shared state), then stored under one lock: one vectored write
- * of all entries at the end of zest.cache, the records rewritten, the
- * header written once.
+ * keeps no shared state), then stored under one lock: the entries added
+ * to zest.cache through one cache writer (a few large writes), the records
+ * rewritten, the header written once.
  *
  * Under the lock every message is looked up again by UID: one expunged
  * meanwhile is left out, one filled by another process meanwhile keeps
@@ -24,13 +24,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cache.h"
-#include "crc.h"
-#include "endian.h"
 #include "mailbox-private.h"
 #include "mailbox.h"
 #include "msgcache.h"
@@ -46,8 +42,7 @@ struct fill_job {
 	uint32_t uid;
 	struct str name;	/* the file relative to the Maildir, as its
 				   record named it */
-	struct str entry;	/* parsed: the whole cache entry, header,
-				   payload and padding */
+	struct str entry;	/* parsed: the MESSAGE entry's payload */
 	uint64_t wire;
 	int raw;
 	int err;		/* 0 parsed, else an errno */
@@ -65,10 +60,6 @@ struct fill {
 static void
 fill_parse(int dfd, struct fill_job *j)
 {
-	static const unsigned char zero[CACHE_ENT_HDR];
-	unsigned char *h;
-	uint32_t crc;
-	size_t len;
 	int fd, rc;
 
 	fd = openat(dfd, j->name.s, O_RDONLY | O_CLOEXEC | O_NOATIME);
@@ -78,30 +69,13 @@ fill_parse(int dfd, struct fill_job *j)
 		j->err = errno;
 		return;
 	}
-	rc = str_append(&j->entry, zero, CACHE_ENT_HDR);
-	if (rc == 0)
-		rc = msgcache_parse_fd(fd, &j->entry, &j->raw, &j->wire);
+	rc = msgcache_parse_fd(fd, &j->entry, &j->raw, &j->wire);
 	if (rc == 0)
 		rc = cache_item_add(&j->entry, CI_NAME, j->name.s, j->name.len);
 	j->err = rc < 0 ? (errno != 0 ? errno : EIO) : 0;
 	close(fd);
-	if (rc < 0)
-		return;
-	len = j->entry.len - CACHE_ENT_HDR;
-	if (len > CACHE_MAX_ENTRY) {
-		j->err = E2BIG;
-		return;
-	}
-	h = (unsigned char *)j->entry.s;
-	le32_put(h, CACHE_T_MESSAGE);
-	le32_put(h + 4, j->uid);
-	le32_put(h + 8, (uint32_t)len);
-	crc = crc_buf(h, 12);
-	crc = crc_update(crc, h + CACHE_ENT_HDR, len);
-	le32_put(h + 12, crc);
-	/* pad so that the next entry starts aligned */
-	if ((len & 7) != 0 && str_append(&j->entry, zero, 8 - (len & 7)) < 0)
-		j->err = errno;
+	if (rc == 0 && j->entry.len > CACHE_MAX_ENTRY)
+		j->err = E2BIG;		/* left alone, as mailbox_cached says */
 }
 
 static void *
@@ -199,63 +173,6 @@ fill_collect(struct mailbox *mb, const uint32_t *uids, size_t n,
 	return rc;
 }
 
-/* Write the cnt entries of iov at off, retrying short writes. */
-static int
-fill_pwritev(int fd, struct iovec *iov, int cnt, off_t off)
-{
-	while (cnt > 0) {
-		ssize_t w = pwritev(fd, iov, cnt > IOV_MAX ? IOV_MAX : cnt,
-		    off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		off += w;
-		while (cnt > 0 && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
-	}
-	return 0;
-}
-
-/* zest.cache for writing, checked to be the cache of this UIDVALIDITY,
- * and where the next entry goes. */
-static int
-fill_cache_open(struct mailbox *mb, uint32_t uidvalidity, uint64_t *end_r)
-{
-	struct str path = STR_INIT;
-	struct cache *c = NULL;
-	struct stat st;
-	int fd = -1, saved;
-
-	if (mailbox_path(mb, "zest.cache", &path) < 0 ||
-	    cache_open(path.s, 0, 0, uidvalidity, &c) < 0 ||
-	    (fd = open(path.s, O_WRONLY | O_CLOEXEC)) < 0 ||
-	    fstat(fd, &st) < 0)
-		goto fail;
-	cache_close(&c);
-	str_free(&path);
-	*end_r = ((uint64_t)st.st_size + 7) & ~(uint64_t)7;
-	if (*end_r < CACHE_HDR_SIZE)
-		*end_r = CACHE_HDR_SIZE;
-	return fd;
-fail:
-	saved = errno;
-	cache_close(&c);
-	if (fd >= 0)
-		close(fd);
-	str_free(&path);
-	errno = saved;
-	return -1;
-}
-
 /* A parsed job kept for storing: where its record is, where its entry
  * goes. */
 struct fill_keep {
@@ -266,11 +183,10 @@ struct fill_keep {
 };
 
 /* Under the lock: the parsed jobs whose records still want an entry, each
- * given its place from off on (keep and iov have room for all jobs).
- * Returns how many, or -1. */
+ * added to w (keep has room for all jobs).  Returns how many, or -1. */
 static int
-fill_place(struct mailbox *mb, const struct fill *f, uint64_t off,
-    struct fill_keep *keep, struct iovec *iov)
+fill_place(struct mailbox *mb, const struct fill *f, struct cache_writer *w,
+    struct fill_keep *keep)
 {
 	uint32_t hint = 0;
 	size_t i, nk = 0;
@@ -292,10 +208,9 @@ fill_place(struct mailbox *mb, const struct fill *f, uint64_t off,
 		if ((k->r.flags & REC_EXPUNGED) || k->r.cache_off != 0)
 			continue;	/* gone, or filled by someone else */
 		k->job = j;
-		k->off = off;
-		iov[nk].iov_base = j->entry.s;
-		iov[nk].iov_len = j->entry.len;
-		off += j->entry.len;
+		if (cache_writer_add(w, CACHE_T_MESSAGE, j->uid, j->entry.s,
+		    j->entry.len, &k->off) < 0)
+			return -1;
 		nk++;
 	}
 	return (int)nk;
@@ -329,33 +244,29 @@ fill_commit(struct mailbox *mb, const struct fill_keep *keep, size_t nk,
 	return 0;
 }
 
-/* Under the lock: store the parsed jobs still wanted, all entries in one
- * vectored write at the end of zest.cache.  Returns how many. */
+/* Under the lock: store the parsed jobs still wanted, their entries
+ * added after the end of zest.cache by one cache writer.  Returns how
+ * many. */
 static int
 fill_store(struct mailbox *mb, struct fill *f)
 {
 	struct fill_keep *keep = NULL;
-	struct iovec *iov = NULL;
-	uint64_t off, end;
-	int fd = -1, rc = -1, nk, saved;
+	struct cache_writer *w = NULL;
+	int rc = -1, nk, saved;
 
 	keep = calloc(f->njobs ? f->njobs : 1, sizeof(*keep));
-	iov = calloc(f->njobs ? f->njobs : 1, sizeof(*iov));
-	if (keep == NULL || iov == NULL ||
-	    (fd = fill_cache_open(mb, mb->hdr.uidvalidity, &off)) < 0 ||
-	    (nk = fill_place(mb, f, off, keep, iov)) < 0)
+	if (keep == NULL || cache_writer_append(mb->cache, &w) < 0 ||
+	    (nk = fill_place(mb, f, w, keep)) < 0)
 		goto out;
-	end = nk > 0 ? keep[nk - 1].off + keep[nk - 1].job->entry.len : off;
-	if (nk > 0 && (fill_pwritev(fd, iov, nk, (off_t)off) < 0 ||
-	    fill_commit(mb, keep, (size_t)nk, end) < 0))
+	if (nk > 0 && (cache_writer_flush(w) < 0 ||
+	    fill_commit(mb, keep, (size_t)nk, cache_entry_end(keep[nk - 1].off,
+	    keep[nk - 1].job->entry.len)) < 0))
 		goto out;
 	rc = nk;
 out:
 	saved = errno;
-	if (fd >= 0)
-		close(fd);
+	cache_writer_free(&w);
 	free(keep);
-	free(iov);
 	errno = saved;
 	return rc;
 }

@@ -17,24 +17,15 @@
 int
 spawner_msg_open(struct spawner *sp, const char *id)
 {
-	struct str path = STR_INIT;
 	char head[QENV_FILE_HEAD_MAX];
 	unsigned long long off = 0;
 	struct stat st;
 	ssize_t n;
-	int fd = -1, v = -1, saved;
+	int fd, v, saved;
 
-	if (str_appendf(&path, "%s/env/%s", sp->inst.queue_dir, id) == 0)
-		fd = open(path.s, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	str_free(&path);
-	if (fd < 0)
+	if ((fd = spawner_open_entry(sp, &sp->envdir, &sp->envpath, id,
+	    &st)) < 0)
 		return -1;
-	/* the same checks as for msg/<id>: the queue user's plain file */
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != sp->quid || st.st_nlink != 1) {
-		errno = EPERM;
-		goto fail;
-	}
 	do
 		n = pread(fd, head, sizeof head, 0);
 	while (n < 0 && errno == EINTR);
@@ -43,7 +34,8 @@ spawner_msg_open(struct spawner *sp, const char *id)
 	v = qenv_file_head(head, (size_t)n, &off);
 	if (v == 1) {
 		close(fd);
-		return spawner_open_msg(sp, id);
+		return spawner_open_entry(sp, &sp->msgdir, &sp->msgpath, id,
+		    &st);
 	}
 	if (v != 2 || off > (unsigned long long)st.st_size) {
 		errno = EINVAL;

@@ -232,19 +232,19 @@ spawner_reply(struct spawner *sp, const char *fmt, ...)
 }
 
 int
-spawner_open_msg(struct spawner *sp, const char *id)
+spawner_open_entry(struct spawner *sp, int *dirfd, const struct str *path,
+    const char *id, struct stat *st_r)
 {
-	struct stat st;
 	int fd;
 
-	if (sp->msgdir < 0 && (sp->msgdir = open(sp->msgpath.s, O_RDONLY |
-	    O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if (*dirfd < 0 && (*dirfd = open(path->s, O_RDONLY | O_NOFOLLOW |
+	    O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
-	fd = openat(sp->msgdir, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(*dirfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != sp->quid || st.st_nlink != 1) {
+	if (fstat(fd, st_r) < 0 || !S_ISREG(st_r->st_mode) ||
+	    st_r->st_uid != sp->quid || st_r->st_nlink != 1) {
 		close(fd);
 		errno = EPERM;
 		return -1;
@@ -559,9 +559,10 @@ setup(struct spawner *sp, const char *dir)
 	setup_ids(sp);
 	if ((sp->envp = child_env()) == NULL)
 		die("out of memory");
-	if (str_appendf(&sp->msgpath, "%s/msg", sp->inst.queue_dir) < 0)
+	if (str_appendf(&sp->envpath, "%s/env", sp->inst.queue_dir) < 0 ||
+	    str_appendf(&sp->msgpath, "%s/msg", sp->inst.queue_dir) < 0)
 		die("out of memory");
-	sp->msgdir = -1;
+	sp->envdir = sp->msgdir = -1;
 	/* queued keeps at most local_concurrency local jobs in flight, so
 	 * as many workers are busy at most; a few idle ones are kept */
 	sp->workers_max = (size_t)conf_num(sp->inst.conf, "local_concurrency") +
@@ -582,8 +583,11 @@ spawner_free(struct spawner *sp)
 	for (i = 0; sp->envp[i] != NULL; i++)
 		free(sp->envp[i]);
 	free(sp->envp);
+	if (sp->envdir >= 0)
+		close(sp->envdir);
 	if (sp->msgdir >= 0)
 		close(sp->msgdir);
+	str_free(&sp->envpath);
 	str_free(&sp->msgpath);
 	str_free(&sp->in);
 	str_free(&sp->out);

@@ -10,6 +10,7 @@
  */
 
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -75,8 +76,8 @@ struct spawner {
 	uid_t quid, ruid;
 	gid_t qgid, rgid;
 	int remote_ok;		/* a remote user exists */
-	int msgdir;		/* queue/msg/, opened once queued made it */
-	struct str msgpath;
+	int envdir, msgdir;	/* queue/env/, queue/msg/, opened at first use */
+	struct str envpath, msgpath;
 	int sock;		/* to queued; -1 once it is gone */
 	pid_t queued;		/* 0 once reaped */
 	int queued_status;
@@ -108,13 +109,16 @@ struct job *spawner_job_new(struct spawner *sp, enum job_kind kind,
 /* Release job j (closing what it holds). */
 void spawner_job_free(struct spawner *sp, struct job *j);
 
-/* Open queue/msg/<id> for a child: a plain file of the queue user with one
- * link, never through a symlink.  -1 with errno. */
-int spawner_open_msg(struct spawner *sp, const char *id);
+/* Open <id> in the queue directory *dirfd (opened from path at first use)
+ * for a child: a plain file of the queue user with one link, never through
+ * a symlink; its stat in *st_r.  -1 with errno. */
+int spawner_open_entry(struct spawner *sp, int *dirfd, const struct str *path,
+    const char *id, struct stat *st_r);
 
 /* spawner-msg.c: open the message of queue entry id for a child: env/<id>
- * positioned after its envelope (V2), or msg/<id> (V1), with the checks of
- * spawner_open_msg.  -1 with errno (EINVAL: a malformed first line). */
+ * positioned after its envelope (V2), or msg/<id> (V1), both with the
+ * checks of spawner_open_entry.  -1 with errno (EINVAL: a malformed first
+ * line). */
 int spawner_msg_open(struct spawner *sp, const char *id);
 
 /* Copy up to max bytes of s into out, stopping at CR or LF, with control
