@@ -35,6 +35,9 @@
 #define IDX_NEW_RACY	0x01u	/* new/ mtime was recorded within its tick */
 #define IDX_CUR_RACY	0x02u
 #define IDX_OBSOLETE	0x04u	/* file replaced: reopen by name */
+#define IDX_DIGESTS	0x08u	/* new_digest and cur_digest are kept */
+
+#define INDEX_DIGEST_MASK 0xffffffffffffull	/* digests are 48-bit */
 
 struct index_header {
 	uint32_t flags;
@@ -54,6 +57,12 @@ struct index_header {
 	uint32_t cur_mtime_nsec;
 	uint64_t cache_end;	/* zest.cache holds at least this many bytes */
 	uint32_t names_behind;	/* records with REC_NAME_BEHIND (at least) */
+	/* With IDX_DIGESTS: the sum, modulo 2^48, of mailbox_name_digest()
+	 * of the file names ("new/NAME") of the existing records in new/,
+	 * and in cur/.  A directory whose listing sums the same holds
+	 * exactly the files the index knows (lib/mailbox-sync.c). */
+	uint64_t new_digest;
+	uint64_t cur_digest;
 };
 
 struct index_record {

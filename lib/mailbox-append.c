@@ -469,6 +469,7 @@ batch_record(struct mailbox *mb, struct mailbox_commit *c, size_t n,
 		h.count++;
 		h.uidnext = r.uid + 1;
 		mailbox_count(&h, NULL, &r);
+		mailbox_digest_add(&h, names[i].s, names[i].len, 1);
 	}
 	batch_mtimes(&h, dirs);
 	if (h.count == mb->hdr.count)

@@ -258,6 +258,7 @@ copy_one(struct copy *c, struct index_record *r, uint32_t *uid_r,
 	c->h.count++;
 	c->h.uidnext = rec.uid + 1;
 	mailbox_count(&c->h, NULL, &rec);
+	mailbox_digest_add(&c->h, c->dname.s, c->dname.len, 1);
 	*uid_r = rec.uid;
 	return 1;
 }

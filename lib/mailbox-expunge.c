@@ -105,12 +105,14 @@ expunge_mark(struct expunge *x)
 		goto out;
 	for (i = 0; i < x->n; i++) {
 		struct index_record r = x->g[i].r;
+		const char *name = x->names.s + x->g[i].name_off;
 
 		r.flags |= REC_EXPUNGED;
 		r.modseq = modseq;
 		if (index_put(x->mb->ix, x->g[i].seq, &r) < 0)
 			goto out;
 		mailbox_count(&x->h, &x->g[i].r, &r);
+		mailbox_digest_add(&x->h, name, strlen(name), -1);
 	}
 	if (index_commit(x->mb->ix, &x->h) < 0)
 		goto out;

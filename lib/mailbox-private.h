@@ -25,6 +25,8 @@ struct mailbox {
 	struct mbmeta meta;
 	struct index_header hdr;
 	int force_scan;
+	unsigned long scans_quick;	/* directory reads the digests settled */
+	unsigned long scans_full;	/* directory reads matched to records */
 	unsigned counter;	/* for unique names */
 	char host[256];
 };
@@ -52,6 +54,21 @@ void mailbox_count(struct index_header *h, const struct index_record *old,
  * it is kept as wire bytes; wire_size_r its RFC822.SIZE. */
 int mailbox_parse_file(const char *path, struct str *payload, int *raw_r,
     uint64_t *wire_size_r);
+
+/* A 64-bit hash of n bytes at s (not cryptographic: for tables and the
+ * directory digests). */
+uint64_t mailbox_name_hash(const char *s, size_t n);
+
+/* The digest term of the file name ("new/NAME" or "cur/NAME", n bytes). */
+uint64_t mailbox_name_digest(const char *name, size_t n);
+
+/* Count the file name of a record coming into (sign 1) or leaving (-1)
+ * the index in h's digests (when h keeps them). */
+void mailbox_digest_add(struct index_header *h, const char *name, size_t n,
+    int sign);
+
+/* Sum the digest terms of the message files in new/ (in_new) or cur/. */
+int mailbox_dir_digest(struct mailbox *mb, int in_new, uint64_t *d_r);
 
 /* Decide, after looking at directory st, whether its stored mtime is still
  * good; store it (and the racy flag) in h. */

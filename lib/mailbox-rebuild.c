@@ -379,6 +379,8 @@ rebuild_write(struct mailbox *mb, struct index_header *h,
 		if (gone)
 			continue;
 		mailbox_count(h, NULL, r);
+		mailbox_digest_add(h, mailbox_scan_name(l, k), l->f[k->i].len,
+		    1);
 		h->count++;
 	}
 	for (i = 0; i < h->count; i++)
@@ -457,6 +459,7 @@ old_load(const char *dir, struct old *o, struct index_header *h,
 	if (h->highestmodseq < o->max_tomb_modseq)
 		h->highestmodseq = o->max_tomb_modseq;
 	h->generation = o->have_h ? o->h.generation + 1 : 1;
+	h->flags |= IDX_DIGESTS;	/* summed as the records are made */
 	*next_r = next;
 	str_free(&p);
 }

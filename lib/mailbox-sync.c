@@ -23,6 +23,7 @@
 struct ent {
 	size_t off;		/* of "new/NAME" or "cur/NAME" in the arena */
 	size_t base_len;	/* of BASE */
+	size_t len;		/* of "new/NAME" */
 	uint32_t uid;		/* candidate or assigned */
 	uint32_t seq;		/* matched record, UINT32_MAX none */
 	int in_new;
@@ -62,6 +63,7 @@ listing_add(struct listing *l, int in_new, const char *name)
 	e = &l->e[l->n];
 	e->off = l->arena.len;
 	e->base_len = mn.base_len;
+	e->len = strlen(name) + 4;
 	e->uid = mn.has_uid ? mn.uid : 0;
 	e->seq = UINT32_MAX;
 	e->in_new = in_new;
@@ -106,24 +108,18 @@ listing_read(struct listing *l, const char *dir, int in_new)
 
 /* ---- base name -> record number, open addressing ---- */
 
+/* The records' file names ("new/..." or "cur/...") back to back in the
+ * arena; a slot keys one by its BASE. */
 struct basemap {
-	struct str arena;	/* the bases, back to back */
-	size_t *off;		/* arena offset + 1; 0 = empty slot */
-	size_t *len;
-	uint32_t *val;
+	struct str arena;
+	struct slot {
+		uint64_t hash;	/* of BASE */
+		size_t off;	/* of the name in the arena, + 1; 0 = empty */
+		uint32_t len;	/* of the name */
+		uint32_t val;	/* record number */
+	} *slot;
 	size_t cap;
 };
-
-static uint64_t
-basemap_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
 
 static int
 basemap_init(struct basemap *m, size_t n)
@@ -132,67 +128,79 @@ basemap_init(struct basemap *m, size_t n)
 	m->cap = 64;
 	while (m->cap < n * 2 + 16)
 		m->cap *= 2;
-	m->off = calloc(m->cap, sizeof(*m->off));
-	m->len = calloc(m->cap, sizeof(*m->len));
-	m->val = calloc(m->cap, sizeof(*m->val));
-	return m->off && m->len && m->val ? 0 : -1;
+	m->slot = calloc(m->cap, sizeof(*m->slot));
+	return m->slot != NULL ? 0 : -1;
 }
 
 static void
 basemap_free(struct basemap *m)
 {
 	str_free(&m->arena);
-	free(m->off);
-	free(m->len);
-	free(m->val);
+	free(m->slot);
 	memset(m, 0, sizeof(*m));
 }
 
+/* BASE of a "new/..." or "cur/..." name of n bytes. */
 static size_t
-basemap_slot(const struct basemap *m, const char *s, size_t n)
+name_base_len(const char *name, size_t n)
 {
-	size_t i = (size_t)basemap_hash(s, n) & (m->cap - 1);
+	const char *c = memchr(name + 4, ':', n - 4);
 
-	while (m->off[i] != 0 && !(m->len[i] == n &&
-	    memcmp(m->arena.s + m->off[i] - 1, s, n) == 0))
-		i = (i + 1) & (m->cap - 1);
-	return i;
+	return c ? (size_t)(c - name - 4) : n - 4;
 }
 
-/* Insert; a base seen twice keeps its first value.  (Capacity was sized
- * for every insert at init.) */
-static int
-basemap_put(struct basemap *m, const char *s, size_t n, uint32_t v)
+/* The slot of the BASE b (bl bytes, hash h): its own or the empty one. */
+static size_t
+basemap_slot(const struct basemap *m, const char *b, size_t bl, uint64_t h)
 {
-	size_t i = basemap_slot(m, s, n);
+	size_t i = (size_t)h & (m->cap - 1);
 
-	if (m->off[i] != 0)
-		return 0;
-	m->off[i] = m->arena.len + 1;
-	m->len[i] = n;
-	m->val[i] = v;
-	return str_append(&m->arena, s, n);
+	for (;; i = (i + 1) & (m->cap - 1)) {
+		const struct slot *sl = &m->slot[i];
+		const char *o;
+
+		if (sl->off == 0)
+			return i;
+		o = m->arena.s + sl->off - 1;
+		if (sl->hash == h && name_base_len(o, sl->len) == bl &&
+		    memcmp(o + 4, b, bl) == 0)
+			return i;
+	}
 }
 
+/* Insert the name of record v; a base seen twice keeps its first record.
+ * (Capacity was sized for every insert at init.) */
 static int
-basemap_get(const struct basemap *m, const char *s, size_t n, uint32_t *v_r)
+basemap_put(struct basemap *m, const char *name, size_t n, uint32_t v)
 {
-	size_t i = basemap_slot(m, s, n);
+	size_t bl = name_base_len(name, n);
+	uint64_t h = mailbox_name_hash(name + 4, bl);
+	size_t i = basemap_slot(m, name + 4, bl, h);
 
-	if (m->off[i] == 0)
+	if (m->slot[i].off != 0)
 		return 0;
-	*v_r = m->val[i];
+	m->slot[i].hash = h;
+	m->slot[i].off = m->arena.len + 1;
+	m->slot[i].len = (uint32_t)n;
+	m->slot[i].val = v;
+	return str_append(&m->arena, name, n);
+}
+
+/* The record of name's BASE, with the record's own name. */
+static int
+basemap_get(const struct basemap *m, const char *name, size_t n,
+    uint32_t *v_r, const char **rname_r, size_t *rlen_r)
+{
+	size_t bl = name_base_len(name, n);
+	size_t i = basemap_slot(m, name + 4, bl,
+	    mailbox_name_hash(name + 4, bl));
+
+	if (m->slot[i].off == 0)
+		return 0;
+	*v_r = m->slot[i].val;
+	*rname_r = m->arena.s + m->slot[i].off - 1;
+	*rlen_r = m->slot[i].len;
 	return 1;
-}
-
-/* BASE of a "new/..." or "cur/..." name. */
-static size_t
-name_base(const char *name, const char **base_r)
-{
-	const char *b = name + 4, *c = strchr(b, ':');
-
-	*base_r = b;
-	return c ? (size_t)(c - b) : strlen(b);
 }
 
 /* ---- parsing a file that arrived by other means ---- */
@@ -331,6 +339,7 @@ sync_add_file(struct mailbox *mb, struct index_header *h,
 	}
 	if (index_put(mb->ix, h->count, &r) < 0)
 		goto out;
+	mailbox_digest_add(h, name, e->len, 1);
 	h->count++;
 	if (uid >= h->uidnext)
 		h->uidnext = uid + 1;
@@ -381,33 +390,6 @@ out:
 	return rc;
 }
 
-/* A record whose file was renamed by another program: new name, and the
- * flags the new name carries. */
-static int
-sync_renamed(struct mailbox *mb, struct index_header *h, uint32_t seq,
-    struct index_record *r, const struct listing *l, const struct ent *e)
-{
-	const char *name = ent_name(l, e);
-	struct index_record o = *r;
-	struct maildir_name mn;
-
-	maildir_name_parse(name + 4, &mn);
-	r->flags &= ~REC_IN_NEW;
-	if (e->in_new)
-		r->flags |= REC_IN_NEW;
-	else if (mn.has_info)
-		r->flags = (r->flags & ~MAIL_FLAGS_MASK) |
-		    maildir_name_flags(name + 4, &mn);
-	if ((r->flags & MAIL_FLAGS_MASK) != (o.flags & MAIL_FLAGS_MASK))
-		r->modseq = ++h->highestmodseq;
-	if (cache_append(mb->cache, CACHE_T_NAME, r->uid, name, strlen(name),
-	    &r->name_off) < 0 || index_put(mb->ix, seq, r) < 0)
-		return -1;
-	h->cache_end = cache_entry_end(r->name_off, strlen(name));
-	mailbox_count(h, &o, r);
-	return 0;
-}
-
 static int
 ent_cmp_name(const void *a, const void *b, void *arg)
 {
@@ -417,150 +399,302 @@ ent_cmp_name(const void *a, const void *b, void *arg)
 	return strcmp(ent_name(l, x) + 4, ent_name(l, y) + 4);
 }
 
-/* Record every existing message's base. */
-static int
-sync_known(struct mailbox *mb, struct basemap *m, struct str *name)
+/* The state of one full scan. */
+struct scan {
+	struct mailbox *mb;
+	struct index_header h;	/* to commit */
+	struct listing l;
+	struct basemap m;
+	unsigned char *seen;	/* by record number: its file was listed */
+	uint64_t *term;		/* by record number: digest term of its name,
+				   bit 63 set when it is in cur/ */
+	struct str name;
+};
+
+#define TERM_CUR (1ull << 63)
+
+/* Take record seq's name out of the digests. */
+static void
+scan_unterm(struct scan *sc, uint32_t seq)
 {
+	uint64_t t = sc->term[seq];
+	uint64_t *d = (t & TERM_CUR) ? &sc->h.cur_digest : &sc->h.new_digest;
+
+	*d = (*d - (t & INDEX_DIGEST_MASK)) & INDEX_DIGEST_MASK;
+}
+
+/* Record every existing message's name, by its base, and sum the digests
+ * of what the index holds. */
+static int
+sync_known(struct scan *sc)
+{
+	struct mailbox *mb = sc->mb;
 	uint32_t seq;
 
-	if (basemap_init(m, mb->hdr.count) < 0)
+	if (basemap_init(&sc->m, mb->hdr.count) < 0)
 		return -1;
+	sc->h.flags |= IDX_DIGESTS;
+	sc->h.new_digest = sc->h.cur_digest = 0;
 	for (seq = 0; seq < mb->hdr.count; seq++) {
 		struct index_record r;
-		const char *b;
-		size_t bl;
+		uint64_t t;
 
 		if (index_get(mb->ix, seq, &r) < 0)
 			return -1;
 		if (r.flags & REC_EXPUNGED)
 			continue;
-		if (mailbox_file_name(mb, &r, name) < 0 || name->len < 5)
+		if (mailbox_file_name(mb, &r, &sc->name) < 0 ||
+		    sc->name.len < 5)
 			return -1;
-		bl = name_base(name->s, &b);
-		if (basemap_put(m, b, bl, seq) < 0)
+		if (basemap_put(&sc->m, sc->name.s, sc->name.len, seq) < 0)
 			return -1;
+		t = mailbox_name_digest(sc->name.s, sc->name.len);
+		sc->term[seq] = t;
+		if (sc->name.s[0] == 'c')
+			sc->term[seq] |= TERM_CUR;
+		mailbox_digest_add(&sc->h, sc->name.s, sc->name.len, 1);
 	}
 	return 0;
 }
 
-/* Match listed files to records; update renamed ones; mark seen. */
+/* A record whose file was renamed by another program: new name, and the
+ * flags the new name carries. */
 static int
-sync_match(struct mailbox *mb, struct index_header *h, struct basemap *m,
-    struct listing *l, size_t from, unsigned char *seen, struct str *name)
+sync_renamed(struct scan *sc, uint32_t seq, const struct ent *e)
+{
+	struct mailbox *mb = sc->mb;
+	const char *name = ent_name(&sc->l, e);
+	struct index_record r, o;
+	struct maildir_name mn;
+
+	if (index_get(mb->ix, seq, &r) < 0)
+		return -1;
+	o = r;
+	maildir_name_parse(name + 4, &mn);
+	r.flags &= ~REC_IN_NEW;
+	if (e->in_new)
+		r.flags |= REC_IN_NEW;
+	else if (mn.has_info)
+		r.flags = (r.flags & ~MAIL_FLAGS_MASK) |
+		    maildir_name_flags(name + 4, &mn);
+	if ((r.flags & MAIL_FLAGS_MASK) != (o.flags & MAIL_FLAGS_MASK))
+		r.modseq = ++sc->h.highestmodseq;
+	if (cache_append(mb->cache, CACHE_T_NAME, r.uid, name, e->len,
+	    &r.name_off) < 0 || index_put(mb->ix, seq, &r) < 0)
+		return -1;
+	sc->h.cache_end = cache_entry_end(r.name_off, e->len);
+	mailbox_count(&sc->h, &o, &r);
+	scan_unterm(sc, seq);
+	mailbox_digest_add(&sc->h, name, e->len, 1);
+	return 0;
+}
+
+/* Match listed files from 'from' on to records; update renamed ones. */
+static int
+sync_match(struct scan *sc, size_t from)
 {
 	size_t i;
 
-	for (i = from; i < l->n; i++) {
-		struct ent *e = &l->e[i];
-		const char *b;
-		size_t bl = name_base(ent_name(l, e), &b);
-		struct index_record r;
+	for (i = from; i < sc->l.n; i++) {
+		struct ent *e = &sc->l.e[i];
+		const char *name = ent_name(&sc->l, e), *rname;
+		size_t rlen;
 		uint32_t seq;
 
-		if (!basemap_get(m, b, bl, &seq) || seen[seq])
+		if (!basemap_get(&sc->m, name, e->len, &seq, &rname, &rlen) ||
+		    sc->seen[seq])
 			continue;
-		seen[seq] = 1;
+		sc->seen[seq] = 1;
 		e->seq = seq;
-		if (index_get(mb->ix, seq, &r) < 0 ||
-		    mailbox_file_name(mb, &r, name) < 0)
-			return -1;
-		if (strcmp(name->s, ent_name(l, e)) != 0 &&
-		    sync_renamed(mb, h, seq, &r, l, e) < 0)
+		if ((rlen != e->len || memcmp(rname, name, rlen) != 0) &&
+		    sync_renamed(sc, seq, e) < 0)
 			return -1;
 	}
 	return 0;
 }
 
 static int
-sync_expunge(struct mailbox *mb, struct index_header *h, uint32_t seq,
-    struct index_record *r)
+sync_expunge(struct scan *sc, uint32_t seq, struct index_record *r)
 {
+	struct mailbox *mb = sc->mb;
 	struct str p = STR_INIT;
 	struct index_record o = *r;
 	struct tomb t;
 	int rc;
 
 	r->flags |= REC_EXPUNGED;
-	r->modseq = ++h->highestmodseq;
+	r->modseq = ++sc->h.highestmodseq;
 	t.uid = r->uid;
 	t.modseq = r->modseq;
 	rc = index_put(mb->ix, seq, r);
 	if (rc == 0 && (rc = mailbox_path(mb, "zest.expunged", &p)) == 0)
-		rc = tomb_append(p.s, h->uidvalidity, &t, 1);
+		rc = tomb_append(p.s, sc->h.uidvalidity, &t, 1);
 	str_free(&p);
-	if (rc == 0)
-		mailbox_count(h, &o, r);
+	if (rc == 0) {
+		mailbox_count(&sc->h, &o, r);
+		scan_unterm(sc, seq);
+	}
 	return rc;
+}
+
+/* Move the listed files no record matched to the front, sorted by name
+ * (arrival order); their number. */
+static size_t
+sync_unmatched(struct listing *l)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < l->n; i++)
+		if (l->e[i].seq == UINT32_MAX) {
+			struct ent t = l->e[k];
+
+			l->e[k++] = l->e[i];
+			l->e[i] = t;
+		}
+	if (k > 1)
+		qsort_r(l->e, k, sizeof(*l->e), ent_cmp_name, l);
+	return k;
+}
+
+int
+mailbox_dir_digest(struct mailbox *mb, int in_new, uint64_t *d_r)
+{
+	char name[4 + sizeof(((struct dirent *)0)->d_name)];
+	struct str p = STR_INIT;
+	struct maildir_name mn;
+	struct dirent *d;
+	uint64_t sum = 0;
+	DIR *dp;
+
+	if (mailbox_path(mb, in_new ? "new" : "cur", &p) < 0)
+		return -1;
+	dp = opendir(p.s);
+	str_free(&p);
+	if (dp == NULL)
+		return -1;
+	memcpy(name, in_new ? "new/" : "cur/", 4);
+	errno = 0;
+	while ((d = readdir(dp)) != NULL) {
+		size_t n;
+
+		if (d->d_name[0] == '.' || maildir_name_parse(d->d_name,
+		    &mn) < 0)
+			continue;
+		n = strlen(d->d_name);
+		memcpy(name + 4, d->d_name, n);
+		sum += mailbox_name_digest(name, n + 4);
+	}
+	if (errno != 0) {
+		closedir(dp);
+		return -1;
+	}
+	closedir(dp);
+	*d_r = sum & INDEX_DIGEST_MASK;
+	return 0;
+}
+
+/* The directories to look at hold exactly the files the index knows (the
+ * digests agree): 1, and nothing needs matching; 0 when they differ or
+ * the index keeps no digests. */
+static int
+sync_quick(struct mailbox *mb, int scan_new, int scan_cur)
+{
+	uint64_t d;
+
+	if (!(mb->hdr.flags & IDX_DIGESTS))
+		return 0;
+	if (scan_new) {
+		if (mailbox_dir_digest(mb, 1, &d) < 0)
+			return -1;
+		if (d != mb->hdr.new_digest)
+			return 0;
+	}
+	if (scan_cur) {
+		if (mailbox_dir_digest(mb, 0, &d) < 0)
+			return -1;
+		if (d != mb->hdr.cur_digest)
+			return 0;
+	}
+	return 1;
 }
 
 static int
 sync_scan(struct mailbox *mb, int scan_new, int scan_cur,
-    const struct stat *st_new, const struct stat *st_cur)
+    const struct stat *st_new, const struct stat *st_cur, int quick)
 {
-	struct index_header h = mb->hdr;
-	struct listing l = { STR_INIT, NULL, 0, 0 };
-	struct basemap m;
-	struct str name = STR_INIT;
-	unsigned char *seen = calloc((size_t)h.count + 1, 1);
+	struct scan sc;
 	uint32_t seq;
 	int rc = -1, again;
 
-	memset(&m, 0, sizeof(m));
-	if (seen == NULL || sync_known(mb, &m, &name) < 0)
+	memset(&sc, 0, sizeof(sc));
+	sc.mb = mb;
+	sc.h = mb->hdr;
+	if (quick && (rc = sync_quick(mb, scan_new, scan_cur)) != 0) {
+		if (rc < 0)
+			return -1;
+		mb->scans_quick++;
+		goto commit;	/* nothing changed but the mtimes */
+	}
+	rc = -1;
+	mb->scans_full++;
+	sc.seen = calloc((size_t)sc.h.count + 1, 1);
+	sc.term = calloc((size_t)sc.h.count + 1, sizeof(*sc.term));
+	if (sc.seen == NULL || sc.term == NULL || sync_known(&sc) < 0)
 		goto out;
-	if ((scan_new && listing_read(&l, mb->dir, 1) < 0) ||
-	    (scan_cur && listing_read(&l, mb->dir, 0) < 0) ||
-	    sync_match(mb, &h, &m, &l, 0, seen, &name) < 0)
+	if ((scan_new && listing_read(&sc.l, mb->dir, 1) < 0) ||
+	    (scan_cur && listing_read(&sc.l, mb->dir, 0) < 0) ||
+	    sync_match(&sc, 0) < 0)
 		goto out;
 	/* A file missing from the directory read may have moved to the
 	 * other one: read that too before calling it expunged. */
 	again = 0;
-	for (seq = 0; seq < h.count && !again; seq++) {
+	for (seq = 0; seq < sc.h.count && !again; seq++) {
 		struct index_record r;
 
-		if (seen[seq] || index_get(mb->ix, seq, &r) < 0 ||
+		if (sc.seen[seq] || index_get(mb->ix, seq, &r) < 0 ||
 		    (r.flags & REC_EXPUNGED))
 			continue;
 		if ((r.flags & REC_IN_NEW) ? !scan_cur : !scan_new)
 			again = 1;
 	}
 	if (again) {
-		size_t from = l.n;
+		size_t from = sc.l.n;
 		int in_new = !scan_new;
 
-		if (listing_read(&l, mb->dir, in_new) < 0 ||
-		    sync_match(mb, &h, &m, &l, from, seen, &name) < 0)
+		if (listing_read(&sc.l, mb->dir, in_new) < 0 ||
+		    sync_match(&sc, from) < 0)
 			goto out;
 		scan_new = scan_cur = 1;
 	}
-	for (seq = 0; seq < h.count; seq++) {
+	for (seq = 0; seq < sc.h.count; seq++) {
 		struct index_record r;
 
-		if (seen[seq] || index_get(mb->ix, seq, &r) < 0 ||
+		if (sc.seen[seq] || index_get(mb->ix, seq, &r) < 0 ||
 		    (r.flags & REC_EXPUNGED))
 			continue;
 		if ((r.flags & REC_IN_NEW) ? scan_new : scan_cur)
-			if (sync_expunge(mb, &h, seq, &r) < 0)
+			if (sync_expunge(&sc, seq, &r) < 0)
 				goto out;
 	}
 	/* Files nobody knows: new messages, in name (arrival) order. */
-	if (l.n > 1)
-		qsort_r(l.e, l.n, sizeof(*l.e), ent_cmp_name, &l);
-	if (sync_add_all(mb, &h, &l) < 0)
+	sc.l.n = sync_unmatched(&sc.l);
+	if (sync_add_all(mb, &sc.h, &sc.l) < 0)
 		goto out;
+commit:
 	if (scan_new)
-		mailbox_dir_mtime_store(&h, 1, st_new);
+		mailbox_dir_mtime_store(&sc.h, 1, st_new);
 	if (scan_cur)
-		mailbox_dir_mtime_store(&h, 0, st_cur);
-	if (index_commit(mb->ix, &h) < 0)
+		mailbox_dir_mtime_store(&sc.h, 0, st_cur);
+	if (index_commit(mb->ix, &sc.h) < 0)
 		goto out;
-	mb->hdr = h;
+	mb->hdr = sc.h;
 	rc = 0;
 out:
-	free(seen);
-	listing_free(&l);
-	basemap_free(&m);
-	str_free(&name);
+	free(sc.seen);
+	free(sc.term);
+	listing_free(&sc.l);
+	basemap_free(&sc.m);
+	str_free(&sc.name);
 	return rc;
 }
 
@@ -582,7 +716,8 @@ mailbox_sync_locked(struct mailbox *mb, struct str *err)
 	scan_cur = mb->force_scan || mailbox_dir_changed(&mb->hdr, 0, &st_cur);
 	rc = 0;
 	if (scan_new || scan_cur)
-		rc = sync_scan(mb, scan_new, scan_cur, &st_new, &st_cur);
+		rc = sync_scan(mb, scan_new, scan_cur, &st_new, &st_cur,
+		    !mb->force_scan);
 	if (rc < 0 && errno == EBADMSG) {
 		/* A record or cache entry that does not check: rebuild. */
 		struct mailbox_rebuild_stats rs;

@@ -555,6 +555,9 @@ names_rename(struct names *nm, struct names_ent *e)
 	nm->dirs.touched[1] = 1;
 	if (e->r.flags & REC_IN_NEW)
 		nm->dirs.touched[0] = 1;
+	/* the header this sets is committed only after names_record */
+	mailbox_digest_add(&nm->w.h, nm->name.s, nm->name.len, -1);
+	mailbox_digest_add(&nm->w.h, nm->npath.s, nm->npath.len, 1);
 	e->state = NAME_MOVED;
 	e->name_at = nm->buf.len;
 	return str_append(&nm->buf, nm->npath.s, nm->npath.len + 1);

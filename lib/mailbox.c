@@ -39,6 +39,54 @@ mailbox_count(struct index_header *h, const struct index_record *o,
 	}
 }
 
+/* 8 bytes at a time: multiply, fold the high half down. */
+static uint64_t
+hash_mix(uint64_t h, uint64_t k)
+{
+	k *= 0x9e3779b97f4a7c15ull;
+	k ^= k >> 31;
+	h = (h ^ k) * 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 29);
+}
+
+uint64_t
+mailbox_name_hash(const char *s, size_t n)
+{
+	uint64_t h = 0x94d049bb133111ebull ^ (uint64_t)n, k;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&k, s, 8);
+		h = hash_mix(h, k);
+	}
+	if (n > 0) {
+		k = 0;
+		memcpy(&k, s, n);
+		h = hash_mix(h, k ^ 0xffull << 56);
+	}
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ull;
+	return h ^ (h >> 32);
+}
+
+uint64_t
+mailbox_name_digest(const char *name, size_t n)
+{
+	return mailbox_name_hash(name, n) & INDEX_DIGEST_MASK;
+}
+
+void
+mailbox_digest_add(struct index_header *h, const char *name, size_t n,
+    int sign)
+{
+	uint64_t *d = strncmp(name, "new/", 4) == 0 ? &h->new_digest :
+	    &h->cur_digest;
+	uint64_t t = mailbox_name_digest(name, n);
+
+	if (!(h->flags & IDX_DIGESTS))
+		return;
+	*d = (sign > 0 ? *d + t : *d - t) & INDEX_DIGEST_MASK;
+}
+
 static int
 mailbox_ts_eq(int64_t sec, uint32_t nsec, const struct stat *st)
 {
