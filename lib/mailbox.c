@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "endian.h"
 #include "maildir.h"
 
 int
@@ -54,13 +55,13 @@ mailbox_name_hash(const char *s, size_t n)
 {
 	uint64_t h = 0x94d049bb133111ebull ^ (uint64_t)n, k;
 
-	for (; n >= 8; s += 8, n -= 8) {
-		memcpy(&k, s, 8);
-		h = hash_mix(h, k);
-	}
+	for (; n >= 8; s += 8, n -= 8)
+		h = hash_mix(h, le64_get((const unsigned char *)s));
 	if (n > 0) {
-		k = 0;
-		memcpy(&k, s, n);
+		unsigned char t[8] = { 0 };
+
+		memcpy(t, s, n);
+		k = le64_get(t);
 		h = hash_mix(h, k ^ 0xffull << 56);
 	}
 	h ^= h >> 32;
