@@ -50,6 +50,7 @@ struct fetch {
 	int want_modseq;
 	uint64_t changedsince;		/* 0: none */
 	int vanished;			/* QRESYNC VANISHED modifier */
+	const char *bad;		/* why the modifiers were refused */
 	struct fetch_lines fl;		/* output, lookups, FLAGS texts */
 	struct mailbox_uids seen_uids;	/* \Seen set: files to rename */
 	const uint32_t *ahead;		/* the UIDs from the current one on */
@@ -228,23 +229,31 @@ fetch_parse(struct imapd *s, struct fetch *f)
 		if (imap_arg_list_begin(s->p) < 0 ||
 		    imap_arg_atom(s->p, &mod) < 0)
 			return -1;
-		if (strcasecmp(mod.s, "CHANGEDSINCE") != 0)
+		if (strcasecmp(mod.s, "CHANGEDSINCE") != 0) {
+			f->bad = "Unknown FETCH modifier";
 			return -2;
+		}
 		if (imap_arg_number64(s->p, &f->changedsince) < 0)
 			return -1;
 		/* RFC 7162 3.2.6: UID FETCH ... (CHANGEDSINCE m VANISHED) */
 		if (imap_arg_peek(s->p) == IMAP_TOK_ATOM) {
 			if (imap_arg_atom(s->p, &mod) < 0)
 				return -1;
+			f->bad = "VANISHED needs UID FETCH after ENABLE "
+			    "QRESYNC";
 			if (strcasecmp(mod.s, "VANISHED") != 0 ||
 			    !s->cmd.uid || !(s->enabled & IMAP_EN_QRESYNC))
 				return -2;
+			f->bad = NULL;
 			f->vanished = 1;
 		}
 		if (imap_arg_list_end(s->p) < 0)
 			return -1;
-		if (f->changedsince == 0)
+		if (f->changedsince == 0) {
+			/* RFC 7162: mod-sequence-value is 1 or more */
+			f->bad = "CHANGEDSINCE needs a MODSEQ of 1 or more";
 			return -2;
+		}
 		if (!f->want_modseq && !fetch_new(f, F_MODSEQ))
 			return -2;
 	}
@@ -695,7 +704,8 @@ cmd_fetch(struct imapd *s)
 	}
 	if (r == -2) {
 		r = imap_cmd_skip(s->p) < 0 ? imapd_parse_error(s) :
-		    imapd_bad(s, "Unknown or invalid FETCH item");
+		    imapd_bad(s, f->bad != NULL ? f->bad :
+		    "Unknown or invalid FETCH item");
 		goto out;
 	}
 	if ((r = imapd_eol(s)) <= 0)

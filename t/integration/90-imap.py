@@ -564,6 +564,12 @@ def test_condstore(inst):
     u, t = r.ok("STORE 1:2 (UNCHANGEDSINCE 0) +FLAGS (\\Seen)")
     check(b"[MODIFIED 1:2]" in t and u == [], "UNCHANGEDSINCE 0: %r %r" %
           (u, t))
+    u, t = r.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE 0)")
+    check(re.match(rb"t\d+ BAD .*CHANGEDSINCE", t),
+          "CHANGEDSINCE 0: %r" % t)
+    u, t = r.cmd("FETCH 1:* (FLAGS) (NOSUCHMOD 5)")
+    check(re.match(rb"t\d+ BAD .*modifier", t), "unknown modifier: %r"
+          % t)
     u, t = r.ok("SEARCH MODSEQ %d" % new)
     check(re.match(rb"\* SEARCH 1 2 \(MODSEQ \d+\)", u[0]), "SEARCH MODSEQ "
           "%r" % u)
