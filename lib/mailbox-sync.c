@@ -116,6 +116,7 @@ struct basemap {
 		uint64_t hash;	/* of BASE */
 		size_t off;	/* of the name in the arena, + 1; 0 = empty */
 		uint32_t len;	/* of the name */
+		uint32_t blen;	/* of its BASE */
 		uint32_t val;	/* record number */
 	} *slot;
 	size_t cap;
@@ -162,7 +163,7 @@ basemap_slot(const struct basemap *m, const char *b, size_t bl, uint64_t h)
 		if (sl->off == 0)
 			return i;
 		o = m->arena.s + sl->off - 1;
-		if (sl->hash == h && name_base_len(o, sl->len) == bl &&
+		if (sl->hash == h && sl->blen == bl &&
 		    memcmp(o + 4, b, bl) == 0)
 			return i;
 	}
@@ -182,16 +183,16 @@ basemap_put(struct basemap *m, const char *name, size_t n, uint32_t v)
 	m->slot[i].hash = h;
 	m->slot[i].off = m->arena.len + 1;
 	m->slot[i].len = (uint32_t)n;
+	m->slot[i].blen = (uint32_t)bl;
 	m->slot[i].val = v;
 	return str_append(&m->arena, name, n);
 }
 
-/* The record of name's BASE, with the record's own name. */
+/* The record of name's BASE (bl bytes), with the record's own name. */
 static int
-basemap_get(const struct basemap *m, const char *name, size_t n,
+basemap_get(const struct basemap *m, const char *name, size_t bl,
     uint32_t *v_r, const char **rname_r, size_t *rlen_r)
 {
-	size_t bl = name_base_len(name, n);
 	size_t i = basemap_slot(m, name + 4, bl,
 	    mailbox_name_hash(name + 4, bl));
 
@@ -501,7 +502,8 @@ sync_match(struct scan *sc, size_t from)
 		size_t rlen;
 		uint32_t seq;
 
-		if (!basemap_get(&sc->m, name, e->len, &seq, &rname, &rlen) ||
+		if (!basemap_get(&sc->m, name, e->base_len, &seq, &rname,
+		    &rlen) ||
 		    sc->seen[seq])
 			continue;
 		sc->seen[seq] = 1;
