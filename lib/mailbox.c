@@ -474,6 +474,33 @@ mailbox_rebuild(struct mailbox *mb, struct str *err)
 	return rc;
 }
 
+long
+mailbox_settle_ms(const struct mailbox *mb)
+{
+	const struct index_header *h = &mb->hdr;
+	struct timespec now;
+	int64_t sec = INT64_MAX;
+	long long ms;
+
+	if (h->flags & IDX_NEW_RACY)
+		sec = h->new_mtime_sec;
+	if ((h->flags & IDX_CUR_RACY) && h->cur_mtime_sec < sec)
+		sec = h->cur_mtime_sec;
+	if (sec == INT64_MAX)
+		return -1;
+	/* mailbox_dir_changed looks once time(NULL) >= sec + RACY_SECS;
+	 * time() may follow the precise clock by a tick: wake a little
+	 * after the second */
+	if (time(NULL) >= sec + MBOX_RACY_SECS)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = ((long long)sec + MBOX_RACY_SECS - now.tv_sec) * 1000 -
+	    now.tv_nsec / 1000000 + 20;
+	if (ms < 1)
+		ms = 1;
+	return ms > 3600000 ? 3600000 : (long)ms;
+}
+
 void
 mailbox_sync_force(struct mailbox *mb)
 {

@@ -52,6 +52,13 @@ int mailbox_refresh(struct mailbox *mb, struct str *err);
  * they changed.  Takes the lock itself. */
 int mailbox_sync(struct mailbox *mb, struct str *err);
 
+/* Milliseconds until a directory mtime this process last saw recorded as
+ * racy (taken within its own clock tick) can be checked by mailbox_sync,
+ * 0 when it can be now, -1 when there is none.  A long-lived writer (the
+ * deliver worker) that goes idle syncs then, so that the next reader's
+ * SELECT finds nothing to check. */
+long mailbox_settle_ms(const struct mailbox *mb);
+
 /* Force a full scan of new/ and cur/ on the next mailbox_sync. */
 void mailbox_sync_force(struct mailbox *mb);
 
