@@ -191,7 +191,7 @@ flush_due(struct queued *q, int *ms_r)
 static int
 loop_once(struct queued *q, time_t *stop_at)
 {
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	time_t now = time(NULL), wake;
 	unsigned char c;
 	int ms, flush_ms;
@@ -213,6 +213,8 @@ loop_once(struct queued *q, time_t *stop_at)
 	    now >= *stop_at))
 		return 0;
 	(void)msg_state_sync(q);
+	pfd[3].fd = rm_push(q) ? q->rm_fd : -1;	/* the janitor's backlog */
+	pfd[3].events = POLLOUT;
 	wake = q->stopping ? now + 1 : sched_wake(q, now);
 	ms = wake <= now ? 0 : (int)(wake - now) * 1000;
 	if (flush_ms >= 0 && flush_ms < ms)
@@ -222,7 +224,7 @@ loop_once(struct queued *q, time_t *stop_at)
 	pfd[2].fd = q->sock;
 	pfd[0].events = pfd[1].events = POLLIN;
 	pfd[2].events = POLLIN | (q->out.len ? POLLOUT : 0);
-	if (poll(pfd, 3, ms) < 0 && errno != EINTR)
+	if (poll(pfd, 4, ms) < 0 && errno != EINTR)
 		queued_die("poll: %s", strerror(errno));
 	now = time(NULL);
 	if ((pfd[0].revents & POLLIN) && read(q->sigpipe[0], &c, 1) == 1 &&

@@ -39,6 +39,9 @@
 					 * long for their removal (msg_flush) */
 #define QUEUED_FLUSH_BATCH 64		/* ... or until this many wait */
 #define QUEUED_TMP_AGE 86400		/* tmp/ files older are removed */
+#define QUEUED_RM_WAIT_MAX (1UL << 20)	/* bytes of ids waiting for the
+					 * janitor's pipe; past it queued
+					 * unlinks itself */
 #define QUEUED_STOP_WAIT 8		/* seconds to wait for jobs at exit (zest stop
 					 * kills after 10) */
 
@@ -126,6 +129,9 @@ struct queued {
 	int64_t done_since;		/* when the first came (queued_ms) */
 	int rm_fd;			/* to the janitor; -1: none */
 	pid_t rm_pid;			/* the janitor; 0: none */
+	struct str rm_wait;		/* "<id>\n" lines its pipe could not
+					 * take yet, from rm_off on */
+	size_t rm_off;
 	int state_dirty;		/* state/ lines written, not synced */
 };
 
@@ -176,6 +182,9 @@ void spawn_forget(struct queued *q, struct msg *m);
  * (or do it now); close its pipe and wait for it. */
 void rm_start(struct queued *q);
 void rm_msg(struct queued *q, const char *id);
+/* Hand the janitor what waits for its pipe, as much as it takes now.
+ * Returns 1 when some still waits (poll rm_fd for POLLOUT), else 0. */
+int rm_push(struct queued *q);
 /* Unlink msg/<id>, state/<id> and done/<id> now (no janitor). */
 void rm_files(const char *id);
 void rm_stop(struct queued *q);
