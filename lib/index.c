@@ -49,11 +49,13 @@ index_header_encode(const struct index_header *h, unsigned char *b)
 	le32_put(b + 96, h->cur_mtime_nsec);
 	le64_put(b + 104, h->cache_end);
 	le32_put(b + 112, h->names_behind);
-	/* the two 48-bit digests in the 12 bytes left free */
-	le32_put(b + 100, (uint32_t)h->new_digest);
-	le16_put(b + 122, (uint16_t)(h->new_digest >> 32));
-	le32_put(b + 116, (uint32_t)h->cur_digest);
-	le16_put(b + 120, (uint16_t)(h->cur_digest >> 32));
+	/* the two 48-bit digests in the 12 bytes left free, masked so
+	 * that the zeros a writer without them leaves read as a digest no
+	 * directory has (not even an empty one) */
+	le32_put(b + 100, (uint32_t)(h->new_digest ^ INDEX_DIGEST_SEAL));
+	le16_put(b + 122, (uint16_t)((h->new_digest ^ INDEX_DIGEST_SEAL) >> 32));
+	le32_put(b + 116, (uint32_t)(h->cur_digest ^ INDEX_DIGEST_SEAL));
+	le16_put(b + 120, (uint16_t)((h->cur_digest ^ INDEX_DIGEST_SEAL) >> 32));
 	le32_put(b + 124, crc_buf(b, 124));
 }
 
@@ -84,10 +86,10 @@ index_header_decode(const unsigned char *b, struct index_header *h)
 	h->cur_mtime_nsec = le32_get(b + 96);
 	h->cache_end = le64_get(b + 104);
 	h->names_behind = le32_get(b + 112);
-	h->new_digest = le32_get(b + 100) |
-	    (uint64_t)le16_get(b + 122) << 32;
-	h->cur_digest = le32_get(b + 116) |
-	    (uint64_t)le16_get(b + 120) << 32;
+	h->new_digest = (le32_get(b + 100) |
+	    (uint64_t)le16_get(b + 122) << 32) ^ INDEX_DIGEST_SEAL;
+	h->cur_digest = (le32_get(b + 116) |
+	    (uint64_t)le16_get(b + 120) << 32) ^ INDEX_DIGEST_SEAL;
 	if (h->count > INDEX_MAX_COUNT || h->exists > h->count) {
 		errno = EBADMSG;
 		return -1;

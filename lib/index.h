@@ -38,6 +38,8 @@
 #define IDX_DIGESTS	0x08u	/* new_digest and cur_digest are kept */
 
 #define INDEX_DIGEST_MASK 0xffffffffffffull	/* digests are 48-bit */
+#define INDEX_DIGEST_SEAL 0x5a3c96e1b7d2ull	/* stored digests are XORed
+						   with this (zest-index(5)) */
 
 struct index_header {
 	uint32_t flags;

@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc.h"
+#include "endian.h"
 #include "mailbox-private.h"
 #include "maildir.h"
 
@@ -284,6 +286,39 @@ test_wrong_digest(void **state)
 	str_free(&err);
 }
 
+/* An older writer keeps flag 8 but writes zeros where the digests are;
+ * another program then empties new/.  The zeros must not pass for the
+ * digest of an empty directory: the records of new/ are expunged. */
+static void
+test_older_writer_zeros(void **state)
+{
+	struct fx *f = *state;
+	struct str err = STR_INIT, cmd = STR_INIT;
+	unsigned char b[INDEX_HDR_SIZE];
+	char p[160];
+	int fd;
+
+	add(f->mb, "Subject: 1\n\n1\n", 0, 0);
+	add(f->mb, "Subject: 2\n\n2\n", 0, 0);
+	snprintf(p, sizeof(p), "%s/zest.index", f->dir);
+	fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	memset(b + 100, 0, 4);
+	memset(b + 116, 0, 8);
+	le32_put(b + 124, crc_buf(b, 124));
+	assert_int_equal(pwrite(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	close(fd);
+	str_appendf(&cmd, "rm -f %s/new/*", f->dir);
+	assert_int_equal(system(cmd.s), 0);
+	touch_dir(f->dir, "new");
+	assert_int_equal(mailbox_sync(f->mb, &err), 0);
+	assert_int_equal(mailbox_header(f->mb)->exists, 0);
+	check(f->mb, f->dir);
+	str_free(&err);
+	str_free(&cmd);
+}
+
 /* A delivery leaves new/'s mtime racy; once it can be checked, a sync
  * settles it by the digest alone and nothing is left to check. */
 static void
@@ -345,6 +380,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_quick_and_full, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_digest, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_older_writer_zeros, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_settle, setup, teardown),
 		cmocka_unit_test(test_header_roundtrip),
