@@ -42,6 +42,8 @@ struct box {
 	dev_t dev;		/* the Maildir as opened: reopened when it */
 	ino_t ino;		/* was replaced */
 	unsigned long used;	/* for the least recently used */
+	int settle_off;		/* a settling sync failed: not before the
+				   next batch that uses the box */
 };
 
 struct job {
@@ -242,6 +244,7 @@ found:
 		b->ino = st.st_ino;
 	}
 	b->used = s->clock;
+	b->settle_off = 0;
 	str_free(&dir);
 	return b;
 fail:
@@ -409,6 +412,53 @@ batch_run(struct server *s, size_t n)
 	return rc;
 }
 
+/* Milliseconds until an open mailbox's racy directory record can be
+ * checked (mailbox_settle_ms), -1 when none waits. */
+static long
+boxes_settle_ms(struct server *s)
+{
+	long best = -1, ms;
+	size_t i;
+
+	for (i = 0; i < SERVER_BOXES; i++) {
+		struct box *b = &s->boxes[i];
+
+		if (b->mb == NULL || b->settle_off)
+			continue;
+		ms = mailbox_settle_ms(b->mb);
+		if (ms >= 0 && (best < 0 || ms < best))
+			best = ms;
+	}
+	return best;
+}
+
+/* Idle: sync the mailboxes whose racy records can be checked now, so that
+ * the next SELECT finds nothing to check (with the index's digests the
+ * sync reads the directory once and matches nothing when only our own
+ * deliveries are there).  A failure is logged and left to the readers. */
+static void
+boxes_settle(struct server *s)
+{
+	struct str err = STR_INIT;
+	size_t i;
+
+	for (i = 0; i < SERVER_BOXES; i++) {
+		struct box *b = &s->boxes[i];
+
+		if (b->mb == NULL || b->settle_off ||
+		    mailbox_settle_ms(b->mb) != 0)
+			continue;
+		str_clear(&err);
+		if (mailbox_sync(b->mb, &err) < 0) {
+			log_warn("settling %s: %s", *b->name ? b->name :
+			    "INBOX", str_cstr(&err));
+			b->settle_off = 1;
+		} else if (mailbox_settle_ms(b->mb) == 0)
+			b->settle_off = 1;	/* not its to settle */
+	}
+	str_free(&err);
+}
+
 static void
 server_free(struct server *s)
 {
@@ -445,11 +495,18 @@ deliver_serve(const struct instance *inst, const struct user *u, int wire,
 	s->sock = sock;
 	log_info("serving %s", u->name);
 	while (!eof) {
+		long settle = boxes_settle_ms(s);
+
 		p.fd = sock;
 		p.events = POLLIN;
-		r = poll(&p, 1, SERVER_IDLE_MS);
+		r = poll(&p, 1, settle >= 0 && settle < SERVER_IDLE_MS ?
+		    (int)settle : SERVER_IDLE_MS);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r == 0 && settle >= 0) {
+			boxes_settle(s);
+			continue;
+		}
 		if (r <= 0) {
 			if (r < 0)
 				code = EX_OSERR;
