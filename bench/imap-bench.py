@@ -352,6 +352,9 @@ def deliver_worker(cfg, zdir, user, files):
             job, code = answer.split()[:2]
             if code != b"0":
                 failed.append(answer)
+        # the spawner keeps an idle worker for seconds (10 by default);
+        # so does this, long enough for it to settle its last batch
+        time.sleep(2.5)
     finally:
         ours.close()
         p.wait()
