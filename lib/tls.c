@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -290,6 +291,72 @@ out:
 	EVP_PKEY_free(pk);
 	SSL_CTX_free(c);
 	return ok ? 0 : -1;
+}
+
+/* Append the content of fd, from offset 0 and without moving its offset,
+ * to out (at most TLS_PEM_MAX bytes).  Returns 0 or -1 with errno. */
+static int
+tls_pread_all(int fd, struct str *out)
+{
+	char buf[4096];
+	struct stat st;
+	off_t off = 0;
+	ssize_t n;
+
+	/* room for the whole file at once: no stray copies of a key in
+	 * memory freed by growth */
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (st.st_size > 0 && (unsigned long long)st.st_size <= TLS_PEM_MAX &&
+	    str_ready(out, (size_t)st.st_size) < 0)
+		return -1;
+	for (;;) {
+		n = pread(fd, buf, sizeof buf, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if ((size_t)n > TLS_PEM_MAX - out->len) {
+			OPENSSL_cleanse(buf, sizeof buf);
+			errno = EFBIG;
+			return -1;
+		}
+		if (str_append(out, buf, (size_t)n) < 0)
+			return -1;
+		off += n;
+	}
+	OPENSSL_cleanse(buf, sizeof buf);
+	return 0;
+}
+
+struct tls_ctx *
+tls_server_ctx_fds(int cert_fd, int key_fd, struct str *err)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof *ctx);
+
+	str_clear(err);
+	if (ctx == NULL) {
+		str_appendf(err, "out of memory");
+		return NULL;
+	}
+	ctx->server = 1;
+	str_init(&ctx->cert_pem, 0);
+	str_init(&ctx->key_pem, 0);
+	if (tls_pread_all(cert_fd, &ctx->cert_pem) < 0)
+		str_appendf(err, "certificate: %s", strerror(errno));
+	else if (tls_pread_all(key_fd, &ctx->key_pem) < 0)
+		str_appendf(err, "private key: %s", strerror(errno));
+	else if (tls_server_ctx_build(ctx, err) == 0) {
+		/* the SSL_CTX holds what it needs: no copy of the key stays */
+		OPENSSL_cleanse(ctx->key_pem.s, ctx->key_pem.len);
+		str_free(&ctx->key_pem);
+		str_free(&ctx->cert_pem);
+		return ctx;
+	}
+	tls_ctx_free(&ctx);
+	return NULL;
 }
 
 struct tls_ctx *
@@ -639,6 +706,14 @@ const char *
 tls_session_error(const struct tls_session *s)
 {
 	return str_cstr(&s->error);
+}
+
+size_t
+tls_session_pending(const struct tls_session *s)
+{
+	int n = SSL_pending(s->ssl);
+
+	return n > 0 ? (size_t)n : 0;
 }
 
 int

@@ -31,6 +31,13 @@ struct tls_ctx *tls_server_ctx(const char *cert_file, const char *key_file,
 struct tls_ctx *tls_server_ctx_deferred(const char *cert_file,
     const char *key_file, struct str *err);
 
+/* As tls_server_ctx, from the PEM text of two files a more privileged
+ * parent opened (tlsrelay gets smtpd's descriptors of a root-only key):
+ * read with pread() from offset 0, so the descriptors' shared offsets
+ * never move, and built now.  The descriptors stay the caller's.  NULL
+ * with a message in err. */
+struct tls_ctx *tls_server_ctx_fds(int cert_fd, int key_fd, struct str *err);
+
 /* Client context: verify is 0 for opportunistic TLS (the SMTP client
  * between MTAs, RFC 3207 does not require a trusted certificate) or 1 to
  * verify against the system's CA store.  NULL with a message in err. */
@@ -69,6 +76,11 @@ int tls_connect(struct tls_ctx *ctx, struct io *io, int fd,
 /* "TLSv1.3:TLS_AES_256_GCM_SHA384:256" style summary for Received
  * headers and logs. */
 const char *tls_session_info(const struct tls_session *s);
+
+/* Bytes of plain text the session has decrypted but not handed out yet
+ * (poll() on the descriptor does not see them): a relay reads again before
+ * it waits. */
+size_t tls_session_pending(const struct tls_session *s);
 
 /* The peer's certificate was presented and verified against the trusted
  * certificates (also known with verify 0).  Returns 1 or 0. */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -49,7 +50,7 @@ struct main_stamp {
 struct main_worker {
 	const char *dir;		/* -C */
 	struct instance *inst;
-	struct tls_ctx *ctx;
+	const struct smtpd_tls *tls;	/* NULL: no STARTTLS */
 	int ctl;			/* the control socket */
 	struct main_stamp conf, cert, key;
 	int retire;			/* this session is the last */
@@ -114,27 +115,76 @@ main_peer(char *ip, size_t n)
 		memcpy(ip, env, strlen(env) + 1);
 }
 
-/* The TLS context, when the certificate and key can be read. */
-static struct tls_ctx *
-main_tls(const struct instance *inst)
+/* Let go of what main_tls set up. */
+static void
+main_tls_close(struct smtpd_tls *t)
 {
-#ifndef SMTPD_NO_TLS
-	struct str err = STR_INIT;
-	struct tls_ctx *ctx;
+	if (t->cert_fd >= 0)
+		close(t->cert_fd);
+	if (t->key_fd >= 0)
+		close(t->key_fd);
+	free(t->relay);
+	t->cert_fd = t->key_fd = -1;
+	t->relay = NULL;
+}
 
+/* Open one TLS file for tlsrelay (as root: the key is root's only).
+ * Returns the descriptor or -1 with errno. */
+static int
+main_tls_open(const char *path)
+{
+	return open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+/* tlsrelay's path into path: beside smtpd's own program (installed
+ * together, as imapd and imapd-session are).  Returns 0 or -1 with
+ * errno. */
+static int
+main_relay_path(struct str *path)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	*slash = '\0';
+	return str_appendf(path, "%s/tlsrelay", exe);
+}
+
+/* What STARTTLS needs, into t: the certificate and key opened now, while
+ * still root, and kept open for each tlsrelay (tlsrelay(8)); NULL when
+ * they cannot be opened or tlsrelay is missing (no STARTTLS then). */
+static const struct smtpd_tls *
+main_tls(const struct instance *inst, struct smtpd_tls *t)
+{
+	struct str path = STR_INIT;
+
+	t->cert_fd = t->key_fd = -1;
+	t->relay = NULL;
 	if (inst->tls_cert == NULL || inst->tls_key == NULL ||
-	    access(inst->tls_cert, R_OK) < 0)
+	    (t->cert_fd = main_tls_open(inst->tls_cert)) < 0)
 		return NULL;
-	/* deferred: the files are read now, as root; OpenSSL's context is
-	 * built only if the client says STARTTLS */
-	if ((ctx = tls_server_ctx_deferred(inst->tls_cert, inst->tls_key,
-	    &err)) == NULL)
-		log_warn("no STARTTLS: %s", str_cstr(&err));
-	str_free(&err);
-	return ctx;
-#else
+	if ((t->key_fd = main_tls_open(inst->tls_key)) < 0)
+		log_warn("no STARTTLS: %s: %s", inst->tls_key,
+		    strerror(errno));
+	else if (main_relay_path(&path) < 0)
+		log_warn("no STARTTLS: cannot find my own program: %s",
+		    strerror(errno));
+	else if (access(path.s, X_OK) < 0)
+		log_warn("no STARTTLS: %s: %s", path.s, strerror(errno));
+	else {
+		t->relay = str_steal(&path);
+		return t;
+	}
+	str_free(&path);
+	main_tls_close(t);
 	return NULL;
-#endif
 }
 
 /* Become SMTPD_USER when started as root (after reading the key). */
@@ -410,7 +460,7 @@ main_session(struct main_worker *w, struct smtpd *s, struct io *io, int fd,
     const char *ip)
 {
 	io_init(io, fd, fd);
-	smtpd_init(s, w->inst, io, fd, fd, ip, w->ctx);
+	smtpd_init(s, w->inst, io, fd, fd, ip, w->tls);
 	s->on_quit = main_on_quit;
 	s->on_quit_arg = w;
 	(void)smtpd_run(s);
@@ -456,7 +506,8 @@ main(int argc, char **argv)
 	struct str err = STR_INIT;
 	struct smtpd *s;
 	struct io *io;
-	struct tls_ctx *ctx;
+	struct smtpd_tls tls;
+	const struct smtpd_tls *tlsp;
 	const char *dir = NULL;
 	char ip[64];
 	int c, rc, ctl, local = 0;
@@ -484,13 +535,15 @@ main(int argc, char **argv)
 	if (!local && ctl < 0)
 		main_peer(ip, sizeof ip);
 	/* a local session is no network connection: no STARTTLS */
-	ctx = local ? NULL : main_tls(&inst);
+	tls.cert_fd = tls.key_fd = -1;
+	tls.relay = NULL;
+	tlsp = local ? NULL : main_tls(&inst, &tls);
 	main_drop(ctl);
 	if (ctl >= 0) {
 		memset(&w, 0, sizeof w);
 		w.dir = dir;
 		w.inst = &inst;
-		w.ctx = ctx;
+		w.tls = tlsp;
 		w.ctl = ctl;
 		/* after the drop, so that each later look sees the same: a
 		 * file zest-smtpd cannot stat stays "missing" */
@@ -502,7 +555,7 @@ main(int argc, char **argv)
 	    (io = calloc(1, sizeof *io)) == NULL)
 		main_unavailable(-1, "out of memory");
 	io_init(io, 0, 1);
-	smtpd_init(s, &inst, io, 0, 1, ip, ctx);
+	smtpd_init(s, &inst, io, 0, 1, ip, tlsp);
 	s->local = local;
 	rc = smtpd_run(s) == 0 ? 0 : 1;
 	smtpd_free(s);
@@ -510,9 +563,7 @@ main(int argc, char **argv)
 	free(io);
 out:
 	smtpd_inject_shutdown();
-#ifndef SMTPD_NO_TLS
-	tls_ctx_free(&ctx);
-#endif
+	main_tls_close(&tls);
 	instance_close(&inst);
 	str_free(&err);
 	return rc;

@@ -60,7 +60,7 @@ smtpd_limits(const struct instance *inst, struct smtpd_limits *lim)
 
 int
 smtpd_init(struct smtpd *s, const struct instance *inst, struct io *io,
-    int rfd, int wfd, const char *ip, struct tls_ctx *tls_ctx)
+    int rfd, int wfd, const char *ip, const struct smtpd_tls *tls_conf)
 {
 	memset(s, 0, sizeof *s);
 	s->inst = inst;
@@ -68,7 +68,8 @@ smtpd_init(struct smtpd *s, const struct instance *inst, struct io *io,
 	s->io = io;
 	s->rfd = rfd;
 	s->wfd = wfd;
-	s->tls_ctx = tls_ctx;
+	s->tls_conf = tls_conf;
+	s->relay_fd = -1;
 	if (ip != NULL && strlen(ip) < sizeof s->ip) {
 		memcpy(s->ip, ip, strlen(ip) + 1);
 		s->ip6 = strchr(ip, ':') != NULL;

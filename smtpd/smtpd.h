@@ -9,7 +9,8 @@
  * TLS, privileges) and runs the sessions; session.c reads commands and
  * dispatches them through a table to the handlers of cmd-*.c; inject.c runs
  * queue-inject for each message; relay.c decides which recipients are
- * accepted; received.c writes the Received header; tls.c does STARTTLS.
+ * accepted; received.c writes the Received header; tls.c does STARTTLS
+ * by handing the connection to tlsrelay(8), so smtpd links no OpenSSL.
  *
  * The session works on a struct io, so tests run it on memory buffers.
  */
@@ -25,15 +26,20 @@
 #include "str.h"
 #include "table.h"
 
-#ifndef SMTPD_NO_TLS
-#include "tls.h"
-#else
-struct tls_ctx;
-struct tls_session;
-#endif
-
 /* The system user smtpd becomes when started as root. */
 #define SMTPD_USER "zest-smtpd"
+
+/* The longest line of TLS facts tlsrelay may send, with its NUL. */
+#define SMTPD_TLS_INFO_MAX 128
+
+/* What STARTTLS needs, set up once per process by main.c while it is
+ * still root: tlsrelay's path and the certificate chain and key files,
+ * open and close-on-exec (the key is readable by root only). */
+struct smtpd_tls {
+	char *relay;			/* tlsrelay, beside smtpd */
+	int cert_fd;
+	int key_fd;
+};
 
 /* Limits from zest.conf (see zest.conf(5), smtpd(8)). */
 struct smtpd_limits {
@@ -78,8 +84,12 @@ struct smtpd {
 	struct smtpd_limits lim;
 	struct io *io;			/* the client */
 	int rfd, wfd;			/* its descriptors (TLS), -1: none */
-	struct tls_ctx *tls_ctx;	/* NULL: no STARTTLS */
-	struct tls_session *tls;	/* after STARTTLS */
+	const struct smtpd_tls *tls_conf;	/* NULL: no STARTTLS */
+	pid_t relay_pid;		/* this session's tlsrelay, 0: none */
+	int relay_fd;			/* smtpd's end of its socketpair (the
+					   io's descriptor then), -1: none */
+	char tls_info[SMTPD_TLS_INFO_MAX];	/* tlsrelay's facts, "" before
+					   STARTTLS */
 	char sid[LOG_SID_MAX];
 	char ip[64];			/* the client's address, "" unknown */
 	int ip6;			/* ip is IPv6 */
@@ -105,10 +115,10 @@ struct smtpd {
 
 /* Set up a session on io (the client; rfd/wfd its descriptors for TLS, -1
  * when none) with the configuration of inst, a client address ip (NULL
- * or "" when unknown) and tls_ctx (NULL: no STARTTLS).  Returns 0, or -1
- * with errno. */
+ * or "" when unknown) and tls_conf (NULL: no STARTTLS; it must outlive
+ * the session).  Returns 0, or -1 with errno. */
 int smtpd_init(struct smtpd *s, const struct instance *inst, struct io *io,
-    int rfd, int wfd, const char *ip, struct tls_ctx *tls_ctx);
+    int rfd, int wfd, const char *ip, const struct smtpd_tls *tls_conf);
 
 /* Read the limits of inst into lim. */
 void smtpd_limits(const struct instance *inst, struct smtpd_limits *lim);
@@ -154,8 +164,14 @@ int smtpd_tls_offer(const struct smtpd *s);
 /* tls.c: the TLS summary for headers and logs, NULL without TLS. */
 const char *smtpd_tls_info(const struct smtpd *s);
 
-/* tls.c: end TLS (close_notify) if active. */
+/* tls.c: end TLS if active: flush, close the socketpair (tlsrelay then
+ * sends the rest and close_notify, and exits) and reap tlsrelay. */
 void smtpd_tls_end(struct smtpd *s);
+
+/* tls.c: whether the n bytes at p are a well-formed line of TLS facts
+ * from tlsrelay (without its LF): 1 to SMTPD_TLS_INFO_MAX - 1 printable
+ * ASCII bytes, no space.  Returns 0 or -1. */
+int smtpd_tls_facts_ok(const char *p, size_t n);
 
 /* relay.c: what to do with a recipient. */
 enum smtpd_rcpt_verdict {

@@ -3,7 +3,7 @@
 # Install the Debian packages that building and testing Zest needs.  Run by
 # `make check`; does nothing when everything is present or when not root.
 set -e
-PKGS="build-essential pkg-config clang libssl-dev libsasl2-dev libcdb-dev tinycdb
+PKGS="build-essential pkg-config clang lld libssl-dev libsasl2-dev libcdb-dev tinycdb
 libcmocka-dev zlib1g-dev libdeflate-dev libcrypt-dev python3 mutt openssl procps util-linux
 dovecot-core passwd time dnsmasq-base swaks libnet-ssleay-perl
 libio-socket-ssl-perl postfix libsasl2-modules isync curl dovecot-imapd

@@ -974,6 +974,37 @@ test_child_gone(void **state)
 	str_free(&d);
 }
 
+/* tlsrelay's line of TLS facts: what smtpd takes into its Received
+ * header and envelope, and what it refuses. */
+static void
+test_tls_facts(void **state)
+{
+	static const struct {
+		const char *line;
+		int ok;
+	} facts[] = {
+		{ "TLSv1.3:TLS_AES_256_GCM_SHA384:256", 0 },
+		{ "TLSv1.2:ECDHE-RSA-AES128-GCM-SHA256:128", 0 },
+		{ "", -1 },
+		{ "TLSv1.3 x", -1 },
+		{ "TLSv1.3:\x01", -1 },
+		{ "TLSv1.3:\x7f", -1 },
+		{ "TLSv1.3:\xc3\xa9", -1 },
+		{ "TLSv1.3\r", -1 },
+	};
+	char longline[SMTPD_TLS_INFO_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof facts / sizeof facts[0]; i++)
+		if (smtpd_tls_facts_ok(facts[i].line, strlen(facts[i].line)) !=
+		    facts[i].ok)
+			fail_msg("row %zu '%s'", i, facts[i].line);
+	memset(longline, 'a', sizeof longline);
+	assert_int_equal(smtpd_tls_facts_ok(longline,
+	    SMTPD_TLS_INFO_MAX - 1), 0);
+	assert_int_equal(smtpd_tls_facts_ok(longline, SMTPD_TLS_INFO_MAX), -1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -990,6 +1021,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_one_child),
 		cmocka_unit_test(test_child_gone),
+		cmocka_unit_test(test_tls_facts),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--fake-queue-inject") == 0)

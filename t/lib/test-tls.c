@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,8 +218,22 @@ echo_server(int fd, const void *arg)
 	static unsigned char buf[BIG];
 	struct io io;
 
-	ctx = echo_deferred ? tls_server_ctx_deferred(F.cert, F.key, &err) :
-	    tls_server_ctx(F.cert, F.key, &err);
+	if (echo_deferred == 2) {
+		/* from descriptors, as tlsrelay gets them: their offsets are
+		 * neither used nor moved */
+		int cfd = open(F.cert, O_RDONLY), kfd = open(F.key, O_RDONLY);
+
+		if (cfd < 0 || kfd < 0 || lseek(kfd, 5, SEEK_SET) != 5)
+			return 1;
+		ctx = tls_server_ctx_fds(cfd, kfd, &err);
+		if (lseek(kfd, 0, SEEK_CUR) != 5 ||
+		    lseek(cfd, 0, SEEK_CUR) != 0)
+			return 1;
+		close(cfd);
+		close(kfd);
+	} else
+		ctx = echo_deferred ? tls_server_ctx_deferred(F.cert, F.key,
+		    &err) : tls_server_ctx(F.cert, F.key, &err);
 	if (ctx == NULL)
 		return 1;
 	io_init(&io, fd, fd);
@@ -230,7 +245,8 @@ echo_server(int fd, const void *arg)
 	if (strncmp(tls_session_info(s), "TLSv1.", 6) != 0)
 		return 4;
 	if (io_getline(&io, &line, 100) != 1 ||
-	    strcmp(str_cstr(&line), "hello\r\n") != 0)
+	    strcmp(str_cstr(&line), "hello\r\n") != 0 ||
+	    tls_session_pending(s) != 0)
 		return 5;
 	if (io_puts(&io, "250 hello\r\n") < 0 || io_flush(&io) < 0)
 		return 6;
@@ -264,6 +280,40 @@ test_exchange_deferred(void **state)
 	assert_non_null(strstr(str_cstr(&err), "/nonexistent.pem"));
 	str_free(&err);
 	echo_deferred = 1;
+	test_exchange(state);
+	echo_deferred = 0;
+}
+
+/* The same exchange with a context built from open descriptors
+ * (tls_server_ctx_fds); descriptors of files that are no certificate, no
+ * key, or a key that does not match, or no file, make none. */
+static void
+test_exchange_fds(void **state)
+{
+	const struct {
+		const char *cert, *key;
+	} bad[] = {
+		{ F.garbage, F.key }, { F.cert, F.garbage },
+		{ F.cert, F.otherkey },
+	};
+	struct str err = STR_INIT;
+	size_t i;
+	int cfd, kfd;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cfd = open(bad[i].cert, O_RDONLY);
+		kfd = open(bad[i].key, O_RDONLY);
+		assert_true(cfd >= 0 && kfd >= 0);
+		if (tls_server_ctx_fds(cfd, kfd, &err) != NULL)
+			fail_msg("bad case %zu: context made", i);
+		assert_true(err.len > 0);
+		close(cfd);
+		close(kfd);
+	}
+	assert_null(tls_server_ctx_fds(-1, -1, &err));
+	assert_non_null(strstr(str_cstr(&err), "certificate"));
+	str_free(&err);
+	echo_deferred = 2;
 	test_exchange(state);
 	echo_deferred = 0;
 }
@@ -723,6 +773,7 @@ main(void)
 		cmocka_unit_test(test_server_ctx_errors),
 		cmocka_unit_test(test_exchange),
 		cmocka_unit_test(test_exchange_deferred),
+		cmocka_unit_test(test_exchange_fds),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_handshake_timeout),
 		cmocka_unit_test(test_read_timeout_after_handshake),
