@@ -638,9 +638,21 @@ login_tls_ctx(const struct instance *inst, int implicit, const char *bye)
 
 	if (inst->tls_cert != NULL && inst->tls_key != NULL &&
 	    access(inst->tls_cert, R_OK) == 0) {
-		/* built, not deferred: OpenSSL must not need files after the
-		 * pre-login process's chroot */
-		ctx = tls_server_ctx(inst->tls_cert, inst->tls_key, &err);
+		/* With implicit TLS built now.  For STARTTLS/STLS only the
+		 * files are read now (the key is root's) and the context is
+		 * built by the first STARTTLS, in the chroot: building one
+		 * was most of a connection's start-up (OpenSSL 3 fetches
+		 * every algorithm), and most sessions on these ports never
+		 * ask.  OpenSSL's configuration is loaded before the chroot,
+		 * which is all it reads from files. */
+		if (implicit)
+			ctx = tls_server_ctx(inst->tls_cert, inst->tls_key,
+			    &err);
+		else if (tls_init() == 0)
+			ctx = tls_server_ctx_deferred(inst->tls_cert,
+			    inst->tls_key, &err);
+		else
+			str_appends(&err, "OpenSSL's initialisation failed");
 		if (ctx == NULL)
 			log_warn("no TLS: %s", str_cstr(&err));
 	}

@@ -438,7 +438,7 @@ sync_known(struct scan *sc)
 	sc->h.new_digest = sc->h.cur_digest = 0;
 	for (seq = 0; seq < mb->hdr.count; seq++) {
 		struct index_record r;
-		uint64_t t;
+		uint64_t t, *d;
 
 		if (index_get(mb->ix, seq, &r) < 0)
 			return -1;
@@ -449,11 +449,12 @@ sync_known(struct scan *sc)
 			return -1;
 		if (basemap_put(&sc->m, sc->name.s, sc->name.len, seq) < 0)
 			return -1;
+		/* as mailbox_digest_add, keeping the term for a change */
 		t = mailbox_name_digest(sc->name.s, sc->name.len);
-		sc->term[seq] = t;
-		if (sc->name.s[0] == 'c')
-			sc->term[seq] |= TERM_CUR;
-		mailbox_digest_add(&sc->h, sc->name.s, sc->name.len, 1);
+		d = strncmp(sc->name.s, "new/", 4) == 0 ? &sc->h.new_digest :
+		    &sc->h.cur_digest;
+		*d = (*d + t) & INDEX_DIGEST_MASK;
+		sc->term[seq] = t | (d == &sc->h.cur_digest ? TERM_CUR : 0);
 	}
 	return 0;
 }

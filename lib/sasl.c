@@ -50,12 +50,32 @@ zsasl_log(void *context, int level, const char *message)
 	return SASL_OK;
 }
 
+/* Load only the plugins of the mechanisms we offer: libsasl2 would open
+ * every one it finds (NTLM, SCRAM, DIGEST-MD5, sasldb with Berkeley DB,
+ * ...) in every pre-login process, about half of its start-up, only for
+ * mech_list to hide them. */
+static int
+zsasl_verifyfile(void *context, const char *file, sasl_verify_type_t type)
+{
+	const char *base = strrchr(file, '/');
+
+	if (type != SASL_VRFY_PLUGIN)
+		return SASL_OK;
+	base = base != NULL ? base + 1 : file;
+	if (strncmp(base, "libplain.", 9) == 0 ||
+	    strncmp(base, "liblogin.", 9) == 0)
+		return SASL_OK;
+	return SASL_CONTINUE;	/* skip it */
+}
+
 int
 zsasl_global_init(const char *app)
 {
 	static sasl_callback_t cbs[] = {
 		{ SASL_CB_GETOPT, (int (*)(void))(void (*)(void))zsasl_getopt, NULL },
 		{ SASL_CB_LOG, (int (*)(void))(void (*)(void))zsasl_log, NULL },
+		{ SASL_CB_VERIFYFILE,
+		    (int (*)(void))(void (*)(void))zsasl_verifyfile, NULL },
 		{ SASL_CB_LIST_END, NULL, NULL }
 	};
 

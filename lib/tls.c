@@ -218,6 +218,12 @@ tls_server_ctx(const char *cert_file, const char *key_file, struct str *err)
 	return NULL;
 }
 
+int
+tls_init(void)
+{
+	return OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) == 1 ? 0 : -1;
+}
+
 struct tls_ctx *
 tls_server_ctx_deferred(const char *cert_file, const char *key_file,
     struct str *err)

@@ -24,6 +24,10 @@ struct tls_session;
 struct tls_ctx *tls_server_ctx(const char *cert_file, const char *key_file,
     struct str *err);
 
+/* Load OpenSSL's configuration now (openssl.cnf), for a process that
+ * will chroot before it builds a deferred context.  -1 on failure. */
+int tls_init(void);
+
 /* As tls_server_ctx, but only reads the two files now (so a process can
  * read a root-only key and then drop privileges) and builds the OpenSSL
  * context at the first tls_accept: a connection that never asks for TLS
