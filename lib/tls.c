@@ -224,9 +224,9 @@ tls_init(void)
 	return OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) == 1 ? 0 : -1;
 }
 
-struct tls_ctx *
-tls_server_ctx_deferred(const char *cert_file, const char *key_file,
-    struct str *err)
+/* A server context holding no PEM text and no SSL_CTX yet. */
+static struct tls_ctx *
+tls_server_ctx_empty(struct str *err)
 {
 	struct tls_ctx *ctx = calloc(1, sizeof *ctx);
 
@@ -238,6 +238,17 @@ tls_server_ctx_deferred(const char *cert_file, const char *key_file,
 	ctx->server = 1;
 	str_init(&ctx->cert_pem, 0);
 	str_init(&ctx->key_pem, 0);
+	return ctx;
+}
+
+struct tls_ctx *
+tls_server_ctx_deferred(const char *cert_file, const char *key_file,
+    struct str *err)
+{
+	struct tls_ctx *ctx = tls_server_ctx_empty(err);
+
+	if (ctx == NULL)
+		return NULL;
 	if (fs_read_file(cert_file, TLS_PEM_MAX, &ctx->cert_pem) < 0) {
 		str_appendf(err, "%s: %s", cert_file, strerror(errno));
 		tls_ctx_free(&ctx);
@@ -340,16 +351,10 @@ tls_pread_all(int fd, struct str *out)
 struct tls_ctx *
 tls_server_ctx_fds(int cert_fd, int key_fd, struct str *err)
 {
-	struct tls_ctx *ctx = calloc(1, sizeof *ctx);
+	struct tls_ctx *ctx = tls_server_ctx_empty(err);
 
-	str_clear(err);
-	if (ctx == NULL) {
-		str_appendf(err, "out of memory");
+	if (ctx == NULL)
 		return NULL;
-	}
-	ctx->server = 1;
-	str_init(&ctx->cert_pem, 0);
-	str_init(&ctx->key_pem, 0);
 	if (tls_pread_all(cert_fd, &ctx->cert_pem) < 0)
 		str_appendf(err, "certificate: %s", strerror(errno));
 	else if (tls_pread_all(key_fd, &ctx->key_pem) < 0)
