@@ -81,10 +81,11 @@ mailbox_digest_add(struct index_header *h, const char *name, size_t n,
 {
 	uint64_t *d = strncmp(name, "new/", 4) == 0 ? &h->new_digest :
 	    &h->cur_digest;
-	uint64_t t = mailbox_name_digest(name, n);
+	uint64_t t;
 
 	if (!(h->flags & IDX_DIGESTS))
 		return;
+	t = mailbox_name_digest(name, n);
 	*d = (sign > 0 ? *d + t : *d - t) & INDEX_DIGEST_MASK;
 }
 
@@ -486,8 +487,8 @@ mailbox_settle_ms(const struct mailbox *mb)
 		sec = h->new_mtime_sec;
 	if ((h->flags & IDX_CUR_RACY) && h->cur_mtime_sec < sec)
 		sec = h->cur_mtime_sec;
-	if (sec == INT64_MAX)
-		return -1;
+	if (sec > INT64_MAX - MBOX_RACY_SECS)
+		return -1;	/* none (or a nonsense mtime) */
 	/* mailbox_dir_changed looks once time(NULL) >= sec + RACY_SECS;
 	 * time() may follow the precise clock by a tick: wake a little
 	 * after the second */
