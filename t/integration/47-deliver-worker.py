@@ -11,8 +11,9 @@ started by the spawner):
    Maildir is unwritable) fails alone with its own status while the rest of
    its batch is delivered;
 3. SIGKILL of a worker, 20 times while it has work: nothing is lost, a
-   duplicate only where a delivery was not yet recorded at a kill, and the
-   indexes agree with the Maildirs;
+   duplicate only where a delivery's outcome was lost (not yet recorded
+   at a kill, or logged deferred by queued), and the indexes agree with
+   the Maildirs;
 4. an idle worker exits by itself, after it has settled the racy
    directory mtimes of its last batch (no directory read left for the
    next SELECT)."""
@@ -230,6 +231,25 @@ try:
           "replaced Maildir: %s %s" % (files_in(md), files_in(md + ".old")))
     d = index_agrees(inst, "wk")
     check(d["header"]["count"] == 1, "new index %s" % d["header"])
+    # a job that fails in a batch fails alone: all sent before the worker
+    # reads, so they are one batch (the worker takes every job waiting)
+    inst.set_conf("message_size_limit", "20000")
+    small = message("b0").replace("\n", "\r\n").encode()
+    huge = message("b1", body_lines=3000).replace("\n", "\r\n").encode()
+    fds = [msg_fd(inst, huge if i == 5 else small) for i in range(11)]
+    answers, st = worker_session(inst, "wk", [
+        (b"%d\0wk@localhost\0\0B" % (40 + i), [fds[i]]) for i in range(11)])
+    for fd in fds:
+        os.close(fd)
+    inst.set_conf("message_size_limit", "10485760")
+    check(st == 0 and len(answers) == 11, "batch: %d %r" % (st, answers))
+    check(answers[5].startswith("45 65 deliver: message larger than "
+                                "message_size_limit"), answers[5])
+    check(answers[:5] + answers[6:] == ["%d 0 " % (40 + i) for i in
+                                        range(11) if i != 5],
+          "the batch around the failure: %r" % answers)
+    check(len(files_in(os.path.join(md, ".B"))) == 10, "B: %s" %
+          files_in(os.path.join(md, ".B")))
     # a user that does not exist: one "- code text", then exit 67
     answers, st = worker_session(inst, "nobody", [])
     check(st == 67 and answers == ["- 67 deliver: nobody: no such user"],
@@ -344,14 +364,12 @@ try:
     fails = [l for l in log.splitlines() if "message larger than" in l and
              l.startswith("deliver[")]
     check(fails, "the worker did not log the failure")
+    # (whether the spawner's jobs came in one batch with it depends on
+    # timing: section 0 checks a failure inside a batch deterministically)
     job = re.match(r"deliver\[\d+\]: (\d+): ", fails[0]).group(1)
     mates = batch_mates(log, job)
     check(mates is not None, "no batch for job %s" % job)
     delivered_mates = [l for l in mates if "delivered to big mailbox" in l]
-    check(delivered_mates, "the failing job was alone in its batch: %s" %
-          mates)
-    bl = [x for x in batches(log) if x[3] > 0]
-    check(any(x[2] > 0 for x in bl), "no batch with both outcomes: %s" % bl)
     check(re.search(r"%s: to=<ro@localhost> failed: 5\.2\.0 x-unix; "
                     r"deliver: .*Permission denied.*\(exit 73\)" %
                     re.escape(ro_id), log),
@@ -445,8 +463,16 @@ try:
     wrong = [k for k in got if k[0] not in want or k[1] not in want[k[0]]]
     check(not wrong, "delivered to the wrong user: %s" % wrong[:10])
     dups = {k: c for k, c in got.items() if c > 1}
-    unexplained = [k for k in dups if k not in flight]
-    check(not unexplained, "duplicates not in flight at a kill: %s" %
+    # A duplicate must have had its outcome lost: the file was in the
+    # Maildir without a D line right after a kill, or (when the worker
+    # that delivered it was stopped otherwise, or the snapshot came too
+    # late) queued logged that delivery deferred (75).  One after a
+    # recorded success would be a bug.
+    tok_qid = {t: q for q, t in qid_tok.items()}
+    deferred = set(re.findall(r"(\S+): to=<(k[01])@localhost> deferred", log))
+    unexplained = [k for k in dups if k not in flight and
+                   (tok_qid.get(k[0]), k[1]) not in deferred]
+    check(not unexplained, "duplicates without a lost outcome: %s" %
           unexplained[:10])
     check(kills >= KILLS // 2, "only %d kills" % kills)
     check(hits > 0, "no kill caught a job in flight")
@@ -456,9 +482,11 @@ try:
             time.sleep(0.1)
         check(not os.listdir(inst.queue_dir(sub)), "queue/%s not empty" % sub)
     print("3: %d kills, %d jobs answered 75 by a kill, %d deliveries, "
-          "%d duplicates (all unrecorded at a kill)" %
+          "%d duplicates (all with a lost outcome; %d seen unrecorded right "
+          "after a kill)" %
           (kills, hits, sum(len(u) for u in want.values()),
-           sum(c - 1 for c in dups.values())))
+           sum(c - 1 for c in dups.values()),
+           len([k for k in dups if k in flight])))
     inst.spawner_stop()
     log = inst.spawner_log()
     for bad in ("Sanitizer", "runtime error:", "malformed answer",
