@@ -19,48 +19,10 @@
 
 #include "fs.h"
 #include "mailbox.h"
+#include "mbox-fixture.h"
 #include "maildir.h"
 
 #define IDATE 1700000000
-
-struct fx {
-	char dir[64];
-	struct mailbox *mb;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct str err = STR_INIT;
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/zest-test-mbatch.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	strcat(f->dir, "/box");
-	if (mailbox_open(f->dir, MBOX_CREATE, 5, &f->mb, &err) < 0) {
-		fprintf(stderr, "%s\n", err.s);
-		return -1;
-	}
-	str_free(&err);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	mailbox_close(&f->mb);
-	f->dir[strlen(f->dir) - 4] = '\0';
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
 
 /* Files (not dot files) in dir/sub. */
 static int
@@ -124,7 +86,7 @@ make_msg(struct mailbox *mb, int i, int wire)
 /* Index, cache and Maildir agree: every record checks, points at a file
  * that exists, and a full sync and a rebuild find the same count. */
 static void
-consistent(struct fx *f, uint32_t want)
+consistent(struct mbfx *f, uint32_t want)
 {
 	struct str err = STR_INIT, name = STR_INIT, p = STR_INIT;
 	struct mailbox_rebuild_stats st;
@@ -165,7 +127,7 @@ consistent(struct fx *f, uint32_t want)
 
 /* Commit n fresh messages in one batch; all must succeed. */
 static void
-batch_ok(struct fx *f, size_t n)
+batch_ok(struct mbfx *f, size_t n)
 {
 	struct mailbox_commit *c = calloc(n, sizeof(*c));
 	struct str err = STR_INIT;
@@ -191,7 +153,7 @@ batch_ok(struct fx *f, size_t n)
 static void
 test_batch_1(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct index_record r;
 
 	batch_ok(f, 1);
@@ -207,7 +169,7 @@ test_batch_1(void **state)
 static void
 test_batch_2(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	const struct index_header *h;
 
 	batch_ok(f, 2);
@@ -222,7 +184,7 @@ test_batch_2(void **state)
 static void
 test_batch_64(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct index_record r;
 	uint64_t modseq = 0;
 	uint32_t i;
@@ -244,7 +206,7 @@ test_batch_64(void **state)
 static void
 test_failure_in_middle(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_commit c[3];
 	struct str err = STR_INIT, seen = STR_INIT, tmp = STR_INIT;
 	int i;
@@ -281,7 +243,7 @@ test_failure_in_middle(void **state)
 static void
 test_bad_items(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *other = NULL;
 	struct mailbox_commit c[4];
 	struct str err = STR_INIT, odir = STR_INIT;
@@ -311,7 +273,7 @@ test_bad_items(void **state)
 static void
 test_new_and_cur(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_commit c[3];
 	struct str err = STR_INIT;
 	struct index_record r;
@@ -348,7 +310,7 @@ test_new_and_cur(void **state)
 static void
 test_lock_held(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *second = NULL;
 	struct mailbox_commit c[2];
 	struct mailbox_msg *m;
@@ -382,18 +344,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_batch_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_64, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_failure_in_middle, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bad_items, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_new_and_cur, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_lock_held, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_1, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_2, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_64, mbfx_setup,
+		    mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_failure_in_middle, mbfx_setup,
+		    mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_items, mbfx_setup,
+		    mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_new_and_cur, mbfx_setup,
+		    mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_held, mbfx_setup,
+		    mbfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

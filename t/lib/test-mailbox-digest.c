@@ -25,64 +25,31 @@
 #include "crc.h"
 #include "endian.h"
 #include "mailbox-private.h"
+#include "mbox-fixture.h"
 #include "maildir.h"
 
-struct fx {
-	char top[64];
-	char dir[80], dir2[80];
-	struct mailbox *mb, *mb2;
-};
-
+/* The fixture, with the second mailbox opened too. */
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct mbfx *f;
 	struct str err = STR_INIT;
 
-	snprintf(f->top, sizeof(f->top), "/tmp/zest-test-digest.XXXXXX");
-	if (mkdtemp(f->top) == NULL)
+	if (mbfx_setup(state) < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/box", f->top);
-	snprintf(f->dir2, sizeof(f->dir2), "%s/other", f->top);
-	if (mailbox_open(f->dir, MBOX_CREATE, 5, &f->mb, &err) < 0 ||
-	    mailbox_open(f->dir2, MBOX_CREATE, 5, &f->mb2, &err) < 0) {
+	f = *state;
+	if (mailbox_open(f->dir2, MBOX_CREATE, 5, &f->mb2, &err) < 0) {
 		fprintf(stderr, "%s\n", err.s);
 		return -1;
 	}
 	str_free(&err);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	mailbox_close(&f->mb);
-	mailbox_close(&f->mb2);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->top);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
 	return 0;
 }
 
 static uint32_t
 add(struct mailbox *mb, const char *text, unsigned flags, int to_cur)
 {
-	struct mailbox_msg *m = NULL;
-	struct str err = STR_INIT;
-	uint32_t uid = 0;
-
-	assert_int_equal(mailbox_msg_begin(mb, 0, &m, &err), 0);
-	assert_int_equal(mailbox_msg_write(m, text, strlen(text)), 0);
-	if (mailbox_msg_commit(&m, flags, 0, 1700000000, to_cur, &uid,
-	    &err) < 0)
-		fail_msg("commit: %s", err.s);
-	str_free(&err);
-	return uid;
+	return mbfx_add(mb, text, flags, 0, 1700000000, to_cur);
 }
 
 /* The sum over the message files of dir/sub, computed here. */
@@ -155,7 +122,7 @@ put_file(const char *dir, const char *rel, const char *content)
 static void
 test_every_writer(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT;
 	struct mailbox_store st;
 	struct mailbox_uids changed, failed;
@@ -206,7 +173,7 @@ test_every_writer(void **state)
 static void
 test_quick_and_full(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT, a = STR_INIT, b = STR_INIT, name = STR_INIT;
 	struct index_record r;
 	unsigned long quick, full;
@@ -261,7 +228,7 @@ test_quick_and_full(void **state)
 static void
 test_wrong_digest(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT;
 	unsigned long full;
 	int pass;
@@ -292,7 +259,7 @@ test_wrong_digest(void **state)
 static void
 test_older_writer_zeros(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT, cmd = STR_INIT;
 	unsigned char b[INDEX_HDR_SIZE];
 	char p[160];
@@ -324,7 +291,7 @@ test_older_writer_zeros(void **state)
 static void
 test_settle(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT;
 	unsigned long quick;
 	long ms;
@@ -376,14 +343,14 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_every_writer, setup,
-		    teardown),
+		    mbfx_teardown),
 		cmocka_unit_test_setup_teardown(test_quick_and_full, setup,
-		    teardown),
+		    mbfx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_digest, setup,
-		    teardown),
+		    mbfx_teardown),
 		cmocka_unit_test_setup_teardown(test_older_writer_zeros, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_settle, setup, teardown),
+		    mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_settle, setup, mbfx_teardown),
 		cmocka_unit_test(test_header_roundtrip),
 	};
 

@@ -19,47 +19,11 @@
 
 #include "cache.h"
 #include "mailbox.h"
+#include "mbox-fixture.h"
 #include "maildir.h"
 
-struct fx {
-	char dir[64];
-	struct mailbox *mb;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct str err = STR_INIT;
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/zest-test-lazy.XXXXXX");
-	if (f == NULL || mkdtemp(f->dir) == NULL)
-		return -1;
-	strcat(f->dir, "/box");
-	if (mailbox_open(f->dir, MBOX_CREATE, 5, &f->mb, &err) < 0)
-		return -1;
-	str_free(&err);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	mailbox_close(&f->mb);
-	f->dir[strlen(f->dir) - 4] = '\0';
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
 static void
-put_file(struct fx *f, const char *rel, const char *content)
+put_file(struct mbfx *f, const char *rel, const char *content)
 {
 	char p[256];
 	int fd;
@@ -95,7 +59,7 @@ envelope_of(struct mailbox *mb, uint32_t seq, struct str *env)
 static void
 test_names_only(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT, env = STR_INIT;
 	struct index_record r;
 	const struct index_header *h;
@@ -151,7 +115,7 @@ test_names_only(void **state)
 static void
 test_crlf_and_rebuild(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_rebuild_stats st;
 	struct str err = STR_INIT, env = STR_INIT;
 	struct index_record r;
@@ -195,10 +159,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_names_only, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_crlf_and_rebuild, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_names_only, mbfx_setup,
+		    mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_crlf_and_rebuild, mbfx_setup,
+		    mbfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,70 +23,14 @@
 #include "cache.h"
 #include "fs.h"
 #include "mailbox.h"
+#include "mbox-fixture.h"
 #include "maildir.h"
 #include "tomb.h"
-
-struct fx {
-	char top[64];
-	char dir[96];		/* top/box */
-	char dir2[96];		/* top/other */
-	struct mailbox *mb;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct str err = STR_INIT;
-
-	snprintf(f->top, sizeof(f->top), "/tmp/zest-test-mbupd.XXXXXX");
-	if (mkdtemp(f->top) == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/box", f->top);
-	snprintf(f->dir2, sizeof(f->dir2), "%s/other", f->top);
-	if (mailbox_open(f->dir, MBOX_CREATE, 5, &f->mb, &err) < 0) {
-		fprintf(stderr, "%s\n", err.s);
-		return -1;
-	}
-	str_free(&err);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	mailbox_close(&f->mb);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->top);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-static uint32_t
-add_kw(struct mailbox *mb, const char *text, unsigned flags, uint64_t kw,
-    time_t idate, int to_cur)
-{
-	struct mailbox_msg *m = NULL;
-	struct str err = STR_INIT;
-	uint32_t uid = 0;
-
-	assert_int_equal(mailbox_msg_begin(mb, 0, &m, &err), 0);
-	assert_int_equal(mailbox_msg_write(m, text, strlen(text)), 0);
-	if (mailbox_msg_commit(&m, flags, kw, idate, to_cur, &uid, &err) < 0)
-		fail_msg("commit: %s", err.s);
-	str_free(&err);
-	return uid;
-}
 
 static uint32_t
 add(struct mailbox *mb, const char *text)
 {
-	return add_kw(mb, text, 0, 0, 1700000000, 0);
+	return mbfx_add(mb, text, 0, 0, 1700000000, 0);
 }
 
 /* n messages with UIDs 1..n. */
@@ -190,7 +134,7 @@ test_uids(void **state)
 static void
 test_find_uid(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct index_record r;
 	struct str err = STR_INIT;
 	uint32_t seq, uid = 3;
@@ -224,7 +168,7 @@ test_find_uid(void **state)
 static void
 test_store_flags(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_uids ch = { 0 };
 	struct str name = STR_INIT;
 	struct index_record r;
@@ -296,7 +240,7 @@ test_store_flags(void **state)
 static void
 test_store_errors(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_store st = { MBOX_FLAGS_ADD, 0x4000, 0, 0 };
 	struct str err = STR_INIT;
 	uint32_t uid = 1;
@@ -329,7 +273,7 @@ test_store_errors(void **state)
 static void
 test_store_keywords(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT, name = STR_INIT, before = STR_INIT;
 	struct index_record r;
 	uint32_t uids[] = { 1, 2 };
@@ -368,7 +312,7 @@ test_store_keywords(void **state)
 static void
 test_unchangedsince(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_uids ch = { 0 }, failed = { 0 };
 	struct index_record r;
 	uint32_t uids[] = { 1, 2, 3 }, two = 2;
@@ -409,7 +353,7 @@ test_unchangedsince(void **state)
 static void
 test_store_then_sync(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *mb2 = NULL;
 	struct str err = STR_INIT;
 	struct index_record a, b;
@@ -452,7 +396,7 @@ test_store_then_sync(void **state)
 static void
 test_store_after_foreign_rename(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str name = STR_INIT, a = STR_INIT, b = STR_INIT, err = STR_INIT;
 	struct index_record r;
 	uint32_t uid = 2;
@@ -512,7 +456,7 @@ test_store_after_foreign_rename(void **state)
 static void
 test_keyword(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *mb2 = NULL;
 	struct str err = STR_INIT;
 	char kw[32];
@@ -577,7 +521,7 @@ tomb_collect(const struct tomb *t, void *arg)
 static void
 test_expunge(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT, p = STR_INIT, n2 = STR_INIT, n4 = STR_INIT;
 	struct tombs ts = { .n = 0 };
 	const struct index_header *h;
@@ -638,7 +582,7 @@ test_expunge(void **state)
 static void
 test_expunge_renamed(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str name = STR_INIT, a = STR_INIT, b = STR_INIT, err = STR_INIT;
 	uint32_t uid = 1;
 
@@ -664,7 +608,7 @@ test_expunge_renamed(void **state)
 static void
 test_modseq_monotonic(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *dst = NULL;
 	struct str err = STR_INIT;
 	struct index_record r;
@@ -731,7 +675,7 @@ payload_item(struct mailbox *mb, const struct index_record *r, unsigned id,
 static void
 test_copy(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *dst = NULL;
 	struct str err = STR_INIT, a = STR_INIT, b = STR_INIT, name = STR_INIT;
 	struct index_record r, s;
@@ -742,11 +686,11 @@ test_copy(void **state)
 	/* source: keywords red(0) blue(1); dst numbers them otherwise */
 	red = mailbox_keyword(f->mb, "red", 1, &err);
 	blue = mailbox_keyword(f->mb, "blue", 1, &err);
-	add_kw(f->mb, "Subject: one\n\n1\n", MAIL_SEEN | MAIL_FLAGGED,
+	mbfx_add(f->mb, "Subject: one\n\n1\n", MAIL_SEEN | MAIL_FLAGGED,
 	    1ull << blue, 1600000000, 1);
-	add_kw(f->mb, "Subject: two\n\n2\n", 0, (1ull << red) | (1ull << blue),
+	mbfx_add(f->mb, "Subject: two\n\n2\n", 0, (1ull << red) | (1ull << blue),
 	    1600000100, 0);
-	add_kw(f->mb, "Subject: three\n\n3\n", 0, 0, 1600000200, 0);
+	mbfx_add(f->mb, "Subject: three\n\n3\n", 0, 0, 1600000200, 0);
 	assert_int_equal(mailbox_open(f->dir2, MBOX_CREATE, 5, &dst, &err), 0);
 	green = mailbox_keyword(dst, "green", 1, &err);
 	assert_int_equal(mailbox_keyword(dst, "BLUE", 1, &err), 1);
@@ -809,7 +753,7 @@ test_copy(void **state)
 static void
 test_copy_same_mailbox(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT;
 	struct index_record r;
 	uint32_t uids[] = { 1, 2 }, out[2];
@@ -831,7 +775,7 @@ test_copy_same_mailbox(void **state)
 static void
 test_copy_after_foreign_change(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *dst = NULL;
 	struct str err = STR_INIT, name = STR_INIT, a = STR_INIT, b = STR_INIT;
 	struct index_record r;
@@ -868,7 +812,7 @@ test_copy_after_foreign_change(void **state)
 static void
 test_copy_keyword_full(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *dst = NULL;
 	struct str err = STR_INIT;
 	uint32_t uids[] = { 1, 2 }, out[2];
@@ -877,7 +821,7 @@ test_copy_keyword_full(void **state)
 
 	add_n(f->mb, 1);
 	i = mailbox_keyword(f->mb, "special", 1, &err);
-	add_kw(f->mb, "S: k\n\nk\n", 0, 1ull << i, 1700000000, 0);
+	mbfx_add(f->mb, "S: k\n\nk\n", 0, 1ull << i, 1700000000, 0);
 	assert_int_equal(mailbox_open(f->dir2, MBOX_CREATE, 5, &dst, &err), 0);
 	for (i = 0; i < 64; i++) {
 		snprintf(kw, sizeof(kw), "d%d", i);
@@ -896,7 +840,7 @@ test_copy_keyword_full(void **state)
 static void
 test_copy_across_fs(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *src = NULL;
 	struct str err = STR_INIT, body = STR_INIT, name = STR_INIT,
 	    p = STR_INIT;
@@ -911,7 +855,7 @@ test_copy_across_fs(void **state)
 	}
 	strcat(shm, "/b");
 	assert_int_equal(mailbox_open(shm, MBOX_CREATE, 5, &src, &err), 0);
-	add_kw(src, "Subject: far\n\naway\n", MAIL_SEEN, 0, 1500000000, 1);
+	mbfx_add(src, "Subject: far\n\naway\n", MAIL_SEEN, 0, 1500000000, 1);
 	assert_int_equal(mailbox_copy(src, &uid, 1, f->mb, &out, &err), 1);
 	assert_int_equal(out, 1);
 	get(f->mb, 1, &r);
@@ -939,7 +883,7 @@ test_copy_across_fs(void **state)
 static void
 test_take_recent(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *mb2 = NULL;
 	struct str err = STR_INIT;
 	uint32_t first, last;
@@ -969,7 +913,7 @@ test_take_recent(void **state)
 static void
 test_compaction(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *reader = NULL;
 	struct str err = STR_INIT, a = STR_INIT, b = STR_INIT;
 	struct index_record before[20], r;
@@ -1069,7 +1013,7 @@ test_compaction(void **state)
 static void
 test_store_unordered(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_uids ch = { 0 };
 	uint32_t uids[] = { 5, 1, 3, 3 };
 	struct index_record r;
@@ -1093,7 +1037,7 @@ test_store_unordered(void **state)
 static void
 test_store_runs(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *mb2 = NULL;
 	struct str err = STR_INIT;
 	struct index_record r;
@@ -1154,7 +1098,7 @@ store_deferred(struct mailbox *mb, const uint32_t *uids, size_t n,
 static void
 test_store_deferred(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *mb2 = NULL;
 	struct str err = STR_INIT, n1 = STR_INIT, n3 = STR_INIT;
 	struct index_record r;
@@ -1213,7 +1157,7 @@ test_store_deferred(void **state)
 static void
 test_store_deferred_foreign(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT, name = STR_INIT, a = STR_INIT, b = STR_INIT;
 	struct index_record r;
 	uint32_t uids[] = { 1, 2 }, u = 1;
@@ -1248,7 +1192,7 @@ test_store_deferred_foreign(void **state)
 static void
 test_reconstruct_compacts(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_rebuild_stats rs;
 	struct str err = STR_INIT;
 	uint32_t uid = 2, i;
@@ -1275,7 +1219,7 @@ test_reconstruct_compacts(void **state)
 static void
 test_rebuild_no_uid_reuse(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_rebuild_stats rs;
 	struct str err = STR_INIT, name = STR_INIT, a = STR_INIT, b = STR_INIT;
 	struct index_record r;
@@ -1306,7 +1250,7 @@ test_rebuild_no_uid_reuse(void **state)
 static void
 test_concurrent_reader(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox *reader = NULL;
 	struct str err = STR_INIT;
 	uint32_t uids[500], i;
@@ -1369,7 +1313,7 @@ now_sec(void)
 static void
 test_large_store(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_uids ch = { 0 };
 	struct str err = STR_INIT, p = STR_INIT;
 	uint32_t *uids = calloc(10000, sizeof(*uids));
@@ -1443,32 +1387,32 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uids),
-		cmocka_unit_test_setup_teardown(test_find_uid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_flags, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_keywords, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unchangedsince, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_then_sync, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_after_foreign_rename, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keyword, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expunge_renamed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_modseq_monotonic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_same_mailbox, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_after_foreign_change, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_keyword_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_across_fs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_take_recent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_unordered, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_runs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_deferred, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_deferred_foreign, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reconstruct_compacts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebuild_no_uid_reuse, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_reader, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_large_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_uid, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_flags, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_errors, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_keywords, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_unchangedsince, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_then_sync, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_after_foreign_rename, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_keyword, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_expunge, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_expunge_renamed, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_modseq_monotonic, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_same_mailbox, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_after_foreign_change, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_keyword_full, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_across_fs, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_take_recent, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_compaction, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_unordered, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_runs, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_deferred, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_deferred_foreign, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_reconstruct_compacts, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_no_uid_reuse, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_reader, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_large_store, mbfx_setup, mbfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

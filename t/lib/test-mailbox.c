@@ -20,47 +20,9 @@
 #include "cache.h"
 #include "fs.h"
 #include "mailbox.h"
+#include "mbox-fixture.h"
 #include "maildir.h"
 #include "tomb.h"
-
-struct fx {
-	char dir[64];
-	struct mailbox *mb;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct str err = STR_INIT;
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/zest-test-mbox.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	strcat(f->dir, "/box");
-	if (mailbox_open(f->dir, MBOX_CREATE, 5, &f->mb, &err) < 0) {
-		fprintf(stderr, "%s\n", err.s);
-		return -1;
-	}
-	str_free(&err);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	mailbox_close(&f->mb);
-	f->dir[strlen(f->dir) - 4] = '\0';
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
 
 static uint32_t
 add(struct mailbox *mb, int wire, const char *text, size_t n, unsigned flags,
@@ -81,7 +43,7 @@ add(struct mailbox *mb, int wire, const char *text, size_t n, unsigned flags,
 
 /* The content of the file of record seq. */
 static void
-file_of(struct fx *f, uint32_t seq, struct str *out, struct index_record *r)
+file_of(struct mbfx *f, uint32_t seq, struct str *out, struct index_record *r)
 {
 	struct str name = STR_INIT, path = STR_INIT;
 
@@ -97,7 +59,7 @@ file_of(struct fx *f, uint32_t seq, struct str *out, struct index_record *r)
 static void
 test_append_text_and_wire(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str body = STR_INIT;
 	struct index_record r;
 	const struct index_header *h;
@@ -143,7 +105,7 @@ test_append_text_and_wire(void **state)
 static void
 test_wire_cr_cases(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str body = STR_INIT;
 	struct index_record r;
 
@@ -159,7 +121,7 @@ test_wire_cr_cases(void **state)
 static void
 test_size_limit(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct mailbox_msg *m = NULL;
 	struct str err = STR_INIT;
 	char buf[100];
@@ -186,7 +148,7 @@ test_size_limit(void **state)
 }
 
 static void
-put_file(struct fx *f, const char *rel, const char *content)
+put_file(struct mbfx *f, const char *rel, const char *content)
 {
 	struct str p = STR_INIT;
 	int fd;
@@ -202,7 +164,7 @@ put_file(struct fx *f, const char *rel, const char *content)
 static void
 test_sync_foreign_files(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT, body = STR_INIT, a = STR_INIT, b = STR_INIT;
 	struct index_record r;
 	const struct index_header *h;
@@ -257,7 +219,7 @@ test_sync_foreign_files(void **state)
 static void
 test_sync_by_mtime(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str err = STR_INIT, p = STR_INIT;
 	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
 
@@ -276,7 +238,7 @@ test_sync_by_mtime(void **state)
 }
 
 static void
-rebuild_and_compare(struct fx *f, int remove_index)
+rebuild_and_compare(struct mbfx *f, int remove_index)
 {
 	struct mailbox_rebuild_stats st;
 	struct str err = STR_INIT, p = STR_INIT;
@@ -322,7 +284,7 @@ rebuild_and_compare(struct fx *f, int remove_index)
 static void
 test_rebuild_keeps_uids(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	uint32_t i;
 
 	for (i = 0; i < 5; i++)
@@ -357,7 +319,7 @@ test_rebuild_keeps_uids(void **state)
 static void
 test_keywords_survive(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	const struct mbmeta *m = mailbox_meta(f->mb);
 
 	assert_int_equal(m->nkeywords, 0);
@@ -369,7 +331,7 @@ test_keywords_survive(void **state)
 static void
 test_cache_writer(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct cache_writer *w = NULL;
 	struct cache *c = NULL;
 	struct str path = STR_INIT, pl = STR_INIT;
@@ -436,7 +398,7 @@ many_name(size_t i, size_t len, struct str *out)
 static void
 test_rebuild_many(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str name = STR_INIT, path = STR_INIT, body = STR_INIT;
 	struct str err = STR_INIT, got = STR_INIT;
 	struct mailbox_rebuild_stats st;
@@ -516,7 +478,7 @@ test_rebuild_many(void **state)
 static void
 test_sync_many(void **state)
 {
-	struct fx *f = *state;
+	struct mbfx *f = *state;
 	struct str name = STR_INIT, path = STR_INIT, body = STR_INIT;
 	struct str err = STR_INIT, got = STR_INIT;
 	const unsigned char *pl;
@@ -582,16 +544,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_append_text_and_wire, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wire_cr_cases, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_size_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sync_foreign_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sync_by_mtime, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebuild_keeps_uids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keywords_survive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cache_writer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebuild_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sync_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_text_and_wire, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_wire_cr_cases, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_size_limit, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_sync_foreign_files, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_sync_by_mtime, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_keeps_uids, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_keywords_survive, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_writer, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_many, mbfx_setup, mbfx_teardown),
+		cmocka_unit_test_setup_teardown(test_sync_many, mbfx_setup, mbfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
